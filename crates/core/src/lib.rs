@@ -1,0 +1,1 @@
+//! o365-auth core. Knows nothing of Tauri or any window.
