@@ -6,6 +6,9 @@ use tauri::State;
 
 use crate::error::CommandError;
 
+/// Event sent to the window when the sandbox changes outside it (from the tray).
+pub const SANDBOX_CHANGED: &str = "sandbox-changed";
+
 #[derive(Debug, Serialize)]
 pub struct AppInfo {
     name: &'static str,

@@ -4,7 +4,7 @@
 use o365_auth_core::sandbox::Sandbox;
 use tauri::menu::{MenuBuilder, MenuItemBuilder};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Manager};
+use tauri::{AppHandle, Emitter, Manager};
 
 pub const TRAY_ID: &str = "main";
 const OPEN: &str = "open";
@@ -41,7 +41,10 @@ fn on_menu(app: &AppHandle, id: &str) {
                 let sandbox = app.state::<Sandbox>();
                 match sandbox.start().await {
                     Ok(status) => {
-                        tracing::info!(base_url = ?status.base_url, "sandbox started from the tray")
+                        tracing::info!(base_url = ?status.base_url, "sandbox started from the tray");
+                        if let Err(error) = app.emit(crate::commands::SANDBOX_CHANGED, &status) {
+                            tracing::warn!(%error, "could not tell the window about the sandbox");
+                        }
                     }
                     Err(error) => tracing::warn!(%error, "sandbox failed to start from the tray"),
                 }

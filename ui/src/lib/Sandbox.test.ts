@@ -1,5 +1,5 @@
-import { describe, expect, it, vi } from "vitest";
-import { fireEvent, render, screen } from "@testing-library/svelte";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
 import Sandbox from "./Sandbox.svelte";
 import type { SandboxStatus, Transport } from "./api";
 
@@ -30,9 +30,12 @@ function fakeTransport(overrides: Partial<Transport>): Transport {
     sandboxStatus: vi.fn().mockResolvedValue(stopped),
     sandboxStart: vi.fn().mockResolvedValue(running),
     sandboxStop: vi.fn().mockResolvedValue(stopped),
+    onSandboxChanged: () => () => undefined,
     ...overrides,
   };
 }
+
+afterEach(cleanup);
 
 describe("Sandbox", () => {
   it("starts the sandbox and shows where it runs", async () => {
@@ -43,6 +46,21 @@ describe("Sandbox", () => {
     expect(transport.sandboxStart).toHaveBeenCalledOnce();
     expect((await screen.findByTestId("sandbox-url")).textContent).toBe(running.baseUrl);
     expect(screen.getByTestId("sandbox-user").textContent).toBe(running.demoUsername);
+  });
+
+  it("follows sandbox changes made outside the page, such as from the tray", async () => {
+    let notify: (status: SandboxStatus) => void = () => undefined;
+    const transport = fakeTransport({
+      onSandboxChanged: (listener) => {
+        notify = listener;
+        return () => undefined;
+      },
+    });
+    render(Sandbox, { transport });
+    await screen.findByTestId("sandbox-start");
+    notify(running);
+    expect((await screen.findByTestId("sandbox-url")).textContent).toBe(running.baseUrl);
+    expect(transport.sandboxStart).not.toHaveBeenCalled();
   });
 
   it("shows the backend's error code and message when starting fails", async () => {

@@ -31,6 +31,8 @@ export interface Transport {
   sandboxStatus(): Promise<SandboxStatus>;
   sandboxStart(): Promise<SandboxStatus>;
   sandboxStop(): Promise<SandboxStatus>;
+  /** Calls `listener` when the sandbox changes outside this page (e.g. from the tray); returns an unsubscribe function. */
+  onSandboxChanged(listener: (status: SandboxStatus) => void): () => void;
 }
 
 export function isBackendError(value: unknown): value is BackendError {

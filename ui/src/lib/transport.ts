@@ -1,16 +1,22 @@
 import { invoke, isTauri } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
 import type { AppInfo, SandboxStatus, Transport } from "./api";
 
 type Invoke = <T>(command: string, args?: Record<string, unknown>) => Promise<T>;
+type Listen = <T>(event: string, handler: (event: { payload: T }) => void) => Promise<() => void>;
 
 /** Talks to the Rust commands of the desktop shell. */
-export function tauriTransport(invoke: Invoke): Transport {
+export function tauriTransport(invoke: Invoke, listen: Listen): Transport {
   return {
     kind: "tauri",
     appInfo: () => invoke<AppInfo>("app_info"),
     sandboxStatus: () => invoke<SandboxStatus>("sandbox_status"),
     sandboxStart: () => invoke<SandboxStatus>("sandbox_start"),
     sandboxStop: () => invoke<SandboxStatus>("sandbox_stop"),
+    onSandboxChanged(listener) {
+      const unlisten = listen<SandboxStatus>("sandbox-changed", (event) => listener(event.payload));
+      return () => void unlisten.then((stop) => stop());
+    },
   };
 }
 
@@ -27,6 +33,7 @@ export function missingTransport(): Transport {
     sandboxStatus: fail,
     sandboxStart: fail,
     sandboxStop: fail,
+    onSandboxChanged: () => () => undefined,
   };
 }
 
@@ -35,5 +42,5 @@ export function missingTransport(): Transport {
  * (the daemon's HTTP transport arrives with the token service).
  */
 export function pickTransport(inTauri: boolean = isTauri()): Transport {
-  return inTauri ? tauriTransport(invoke) : missingTransport();
+  return inTauri ? tauriTransport(invoke, listen) : missingTransport();
 }
