@@ -28,6 +28,8 @@ fi
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 printf %s "o365-auth-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
 /usr/lib/notification-daemon/notification-daemon >/dev/null 2>&1 &
+notifier=$!
+trap 'kill "$notifier" 2>/dev/null || true' EXIT
 junit="$root/artifacts/junit"
 failed=()
 
