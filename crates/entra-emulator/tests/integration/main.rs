@@ -1,0 +1,5 @@
+//! Integration tests: the emulator in-process on a free port, driven over real HTTP.
+
+mod common;
+
+mod authorize;
