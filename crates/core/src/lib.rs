@@ -4,9 +4,19 @@
 //! - [`secret`]: [`Secret`], a string that never prints.
 //! - [`error`]: [`Error`] with stable machine codes, and the classifier of Microsoft identity
 //!   platform error answers.
+//! - [`cloud`]: Microsoft clouds and their sign-in and Graph hosts.
+//! - [`authority`]: tenants, authority URLs, discovery and endpoint URLs.
 //! - [`scopes`]: python-o365's scope helpers, scope expansion and prefixing.
+//! - [`resource`]: `me`, `users/…`, and python-o365's resource shorthands.
+//! - [`protocol`]: Graph, Business Central and custom APIs: URLs, casing, time zone, keywords.
+//!
+//! `docs/parity.md` maps python-o365's behaviour to ours, with the test that shows each.
 
+pub mod authority;
+pub mod cloud;
 pub mod error;
+pub mod protocol;
+pub mod resource;
 pub mod scopes;
 pub mod secret;
 
