@@ -44,8 +44,8 @@ fn bad_request(message: impl std::fmt::Display) -> Response {
 }
 
 /// Parses a JSON body by hand so that malformed input gets a JSON error.
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(bad_request)
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, serde_json::Error> {
+    serde_json::from_slice(body)
 }
 
 fn user_result(result: Result<(), ControlError>) -> Response {
@@ -65,7 +65,7 @@ async fn add_fault(State(state): State<AppState>, body: axum::body::Bytes) -> Re
             control(state).inject(fault);
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(response) => response,
+        Err(error) => bad_request(error),
     }
 }
 
@@ -89,7 +89,7 @@ async fn set_latency(State(state): State<AppState>, body: axum::body::Bytes) -> 
             control(state).set_latency(std::time::Duration::from_millis(latency.millis));
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(response) => response,
+        Err(error) => bad_request(error),
     }
 }
 
@@ -115,7 +115,7 @@ async fn advance_clock(State(state): State<AppState>, body: axum::body::Bytes) -
             control.advance_clock(advance.seconds);
             clock(State(state)).await
         }
-        Err(response) => response,
+        Err(error) => bad_request(error),
     }
 }
 
@@ -146,7 +146,7 @@ async fn set_mfa(
 ) -> Response {
     match parse::<MfaSwitch>(&body) {
         Ok(switch) => user_result(control(state).set_mfa_required(&username, switch.required)),
-        Err(response) => response,
+        Err(error) => bad_request(error),
     }
 }
 
@@ -162,7 +162,7 @@ async fn set_disabled(
 ) -> Response {
     match parse::<DisabledSwitch>(&body) {
         Ok(switch) => user_result(control(state).set_disabled(&username, switch.disabled)),
-        Err(response) => response,
+        Err(error) => bad_request(error),
     }
 }
 
@@ -178,7 +178,7 @@ async fn set_locked(
 ) -> Response {
     match parse::<LockedSwitch>(&body) {
         Ok(switch) => user_result(control(state).set_locked(&username, switch.locked)),
-        Err(response) => response,
+        Err(error) => bad_request(error),
     }
 }
 

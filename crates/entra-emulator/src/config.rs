@@ -16,7 +16,7 @@ pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 pub const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 /// Everything the emulator serves.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmulatorConfig {
     /// Work/school tenants, plus optionally the consumers tenant (id [`CONSUMERS_TENANT_ID`]).
@@ -40,6 +40,20 @@ pub struct EmulatorConfig {
     /// Generated messages in every user's mailbox unless the user sets `messages`.
     #[serde(default = "default_messages")]
     pub messages_per_user: u32,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            tenants: Vec::new(),
+            resources: Vec::new(),
+            lifetimes: Lifetimes::default(),
+            clock_offset_seconds: 0,
+            device_code_slow_down: true,
+            reject_replayed_assertions: true,
+            messages_per_user: default_messages(),
+        }
+    }
 }
 
 /// One directory (tenant).

@@ -231,7 +231,11 @@ impl AadError {
             timestamp,
             trace_id: ctx.trace_id.clone(),
             correlation_id: ctx.correlation_id.clone(),
-            error_uri: format!("{}/error?code={}", ctx.base_url, self.code),
+            error_uri: if self.bare.is_some() {
+                format!("{}/error", ctx.base_url)
+            } else {
+                format!("{}/error?code={}", ctx.base_url, self.code)
+            },
             suberror: self.suberror,
             claims: self.claims.clone(),
             status: self.status(),

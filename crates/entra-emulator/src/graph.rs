@@ -351,16 +351,16 @@ pub async fn users(
             "@odata.context": format!("{}/{}/$metadata#users", state.base_url, version(&uri)),
             "value": page,
         });
-        if offset + top < all.len() {
-            if let Some(map) = body.as_object_mut() {
-                map.insert(
-                    "@odata.nextLink".to_owned(),
-                    json!(format!(
-                        "{base}?$top={top}&$skiptoken={}",
-                        skiptoken(offset + top)
-                    )),
-                );
-            }
+        if offset + top < all.len()
+            && let Some(map) = body.as_object_mut()
+        {
+            map.insert(
+                "@odata.nextLink".to_owned(),
+                json!(format!(
+                    "{base}?$top={top}&$skiptoken={}",
+                    skiptoken(offset + top)
+                )),
+            );
         }
         Ok::<_, GraphError>(body)
     })();
@@ -384,7 +384,7 @@ fn message_json(state: &Shared, user: &User, index: usize, version: &str) -> Val
         "subject": format!("Emulated message {}", index + 1),
         "bodyPreview": format!("This is message {} in {}'s emulated mailbox.", index + 1, user.config.display_name),
         "importance": "normal",
-        "isRead": index % 3 == 0,
+        "isRead": index.is_multiple_of(3),
         "isDraft": false,
         "webLink": format!("{}/{version}/owa/?ItemID={id}", state.base_url),
         "from": {"emailAddress": {"name": "Emulator", "address": "noreply@emulator.invalid"}},
@@ -432,17 +432,17 @@ pub async fn messages(
             "@odata.context": format!("{}/{ver}/$metadata#users('{}')/messages", state.base_url, user.oid),
             "value": page,
         });
-        if skip.saturating_add(top) < count {
-            if let Some(map) = body.as_object_mut() {
-                map.insert(
-                    "@odata.nextLink".to_owned(),
-                    json!(format!(
-                        "{}/{ver}/me/messages?$top={top}&$skip={}",
-                        state.base_url,
-                        skip + top
-                    )),
-                );
-            }
+        if skip.saturating_add(top) < count
+            && let Some(map) = body.as_object_mut()
+        {
+            map.insert(
+                "@odata.nextLink".to_owned(),
+                json!(format!(
+                    "{}/{ver}/me/messages?$top={top}&$skip={}",
+                    state.base_url,
+                    skip + top
+                )),
+            );
         }
         Ok::<_, GraphError>(body)
     })();

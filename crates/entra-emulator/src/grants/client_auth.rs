@@ -193,17 +193,17 @@ fn verify_assertion(
             .arg("nbf", fmt(nbf))
             .arg("exp", fmt(exp)));
     }
-    if request.state.config.reject_replayed_assertions {
-        if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
-            let mut store = request.state.store();
-            if store.used_jtis.contains_key(jti) {
-                return Err(AadError::new(50013).arg(
-                    "reason",
-                    format!("the client assertion with jti '{jti}' was already used."),
-                ));
-            }
-            store.used_jtis.insert(jti.to_owned(), exp.unwrap_or(unix));
+    if request.state.config.reject_replayed_assertions
+        && let Some(jti) = claims.get("jti").and_then(Value::as_str)
+    {
+        let mut store = request.state.store();
+        if store.used_jtis.contains_key(jti) {
+            return Err(AadError::new(50013).arg(
+                "reason",
+                format!("the client assertion with jti '{jti}' was already used."),
+            ));
         }
+        store.used_jtis.insert(jti.to_owned(), exp.unwrap_or(unix));
     }
     Ok(ClientAuth::Certificate)
 }

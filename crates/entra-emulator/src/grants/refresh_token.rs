@@ -49,12 +49,12 @@ pub fn grant(request: &TokenRequest<'_>) -> Result<TokenResponse, AadError> {
         .user(record.user)
         .ok_or_else(|| AadError::new(70000))?;
     let flags = state.store().flags(user.oid);
-    if let Some(valid_from) = flags.tokens_valid_from {
-        if record.auth_time < valid_from {
-            return Err(AadError::new(50173)
-                .arg("issued", crate::clock::iso(record.auth_time))
-                .arg("valid_from", crate::clock::iso(valid_from)));
-        }
+    if let Some(valid_from) = flags.tokens_valid_from
+        && record.auth_time < valid_from
+    {
+        return Err(AadError::new(50173)
+            .arg("issued", crate::clock::iso(record.auth_time))
+            .arg("valid_from", crate::clock::iso(valid_from)));
     }
     if flags.disabled {
         return Err(AadError::new(50057));

@@ -3,3 +3,10 @@
 mod common;
 
 mod authorize;
+mod client_credentials;
+mod discovery;
+mod faults;
+mod graph;
+mod refresh;
+mod ropc_device;
+mod token_errors;
