@@ -21,7 +21,11 @@ impl Clock {
     }
 
     pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst))
+        let real = OffsetDateTime::now_utc();
+        real.checked_add(Duration::milliseconds(
+            self.offset_ms.load(Ordering::SeqCst),
+        ))
+        .unwrap_or(real)
     }
 
     /// Seconds since the Unix epoch on the emulator's clock.
@@ -42,6 +46,12 @@ impl Clock {
         self.offset_ms
             .store(self.initial_offset_ms, Ordering::SeqCst);
     }
+}
+
+/// `at + seconds`, saturating at the end of representable time.
+pub fn later(at: OffsetDateTime, seconds: i64) -> OffsetDateTime {
+    at.checked_add(Duration::seconds(seconds))
+        .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
 }
 
 /// `2016-01-09 02:02:12Z`, the timestamp format of Microsoft's error responses.

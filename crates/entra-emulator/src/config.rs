@@ -427,6 +427,35 @@ impl EmulatorConfig {
                 }
             }
         }
+        const TEN_YEARS: i64 = 10 * 366 * 86_400;
+        let l = &self.lifetimes;
+        for (name, value) in [
+            ("access_token_seconds", l.access_token_seconds),
+            ("auth_code_seconds", l.auth_code_seconds),
+            ("refresh_token_idle_seconds", l.refresh_token_idle_seconds),
+            (
+                "refresh_token_max_age_seconds",
+                l.refresh_token_max_age_seconds.unwrap_or(1),
+            ),
+            ("spa_refresh_token_seconds", l.spa_refresh_token_seconds),
+            ("device_code_seconds", l.device_code_seconds),
+            (
+                "device_code_interval_seconds",
+                l.device_code_interval_seconds,
+            ),
+            ("sso_session_seconds", l.sso_session_seconds),
+        ] {
+            if !(1..=TEN_YEARS).contains(&value) {
+                return Err(ConfigError::Invalid(format!(
+                    "lifetimes.{name} must be between 1 second and 10 years"
+                )));
+            }
+        }
+        if self.clock_offset_seconds.abs() > 100 * TEN_YEARS {
+            return Err(ConfigError::Invalid(
+                "clock_offset_seconds is out of range".into(),
+            ));
+        }
         let mut users = std::collections::HashSet::new();
         for user in self.tenants.iter().flat_map(|t| &t.users) {
             if !users.insert(user.username.to_ascii_lowercase()) {

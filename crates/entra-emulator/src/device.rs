@@ -8,7 +8,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use serde_json::json;
-use time::Duration;
 
 use crate::authorize::{flow, pages};
 use crate::errors::AadError;
@@ -55,7 +54,7 @@ pub async fn devicecode(
                 authority,
                 scope_raw: scope_raw.to_owned(),
                 scopes,
-                expires: state.clock.now() + Duration::seconds(lifetimes.device_code_seconds),
+                expires: crate::clock::later(state.clock.now(), lifetimes.device_code_seconds),
                 interval: lifetimes.device_code_interval_seconds,
                 last_poll: None,
                 status: DeviceStatus::Pending,

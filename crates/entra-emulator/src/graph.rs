@@ -351,14 +351,14 @@ pub async fn users(
             "@odata.context": format!("{}/{}/$metadata#users", state.base_url, version(&uri)),
             "value": page,
         });
-        if offset + top < all.len()
+        if offset.saturating_add(top) < all.len()
             && let Some(map) = body.as_object_mut()
         {
             map.insert(
                 "@odata.nextLink".to_owned(),
                 json!(format!(
                     "{base}?$top={top}&$skiptoken={}",
-                    skiptoken(offset + top)
+                    skiptoken(offset.saturating_add(top))
                 )),
             );
         }

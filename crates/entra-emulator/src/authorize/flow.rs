@@ -5,7 +5,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use time::Duration;
 use uuid::Uuid;
 
 use crate::authorize::{ErrorRedirect, pages, redirect};
@@ -384,7 +383,7 @@ pub async fn login(
                 user: user.oid,
                 auth_time: now,
                 mfa_done: false,
-                expires: now + Duration::seconds(state.lifetimes().sso_session_seconds),
+                expires: crate::clock::later(now, state.lifetimes().sso_session_seconds),
             },
         );
         store.flows.insert(flow_id.clone(), flow);

@@ -233,3 +233,21 @@ async fn admin_api_drives_the_same_controls() {
     );
     assert_eq!(emulator.control().stats().total, 0);
 }
+
+#[tokio::test]
+async fn absurd_clock_moves_never_break_the_server() {
+    let emulator = start().await;
+    let base = emulator.base_url();
+    emulator.control().advance_clock(i64::MAX);
+    let (status, body) = token(&base, TENANT, &refresh_form()).await;
+    assert_eq!(status, 400, "{body}");
+    emulator.control().advance_clock(i64::MIN);
+    let response = client()
+        .get(format!(
+            "{base}/v1.0/users?$skiptoken=OjE4NDQ2NzQ0MDczNzA5NTUxNjE1"
+        ))
+        .send()
+        .await
+        .expect("graph");
+    assert_eq!(response.status().as_u16(), 401);
+}

@@ -9,4 +9,5 @@ mod faults;
 mod graph;
 mod refresh;
 mod ropc_device;
+mod spa;
 mod token_errors;
