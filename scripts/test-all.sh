@@ -48,7 +48,7 @@ lint() {
 }
 
 rust() {
-  cargo nextest run --workspace --exclude o365-auth-app --no-fail-fast
+  cargo nextest run --workspace --exclude o365-auth-app --no-fail-fast --run-ignored all
   local rc=$?
   cp target/nextest/default/junit.xml "$junit/rust.xml" 2>/dev/null || true
   return $rc

@@ -58,7 +58,9 @@ fn main() {
 
     app.run(|handle, event| match event {
         // An exit with no code comes from the last window going away; the tray keeps us alive.
-        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        RunEvent::ExitRequested {
+            code: None, api, ..
+        } => api.prevent_exit(),
         RunEvent::Exit => {
             let sandbox = handle.state::<Sandbox>();
             tauri::async_runtime::block_on(sandbox.stop());

@@ -1,6 +1,6 @@
 //! o365-auth core. Knows nothing of Tauri or any window.
 //!
-//! Module map (network-free building blocks first; flows, connection and store come later):
+//! Module map (flows, connection and the SQLite store come with their issues):
 //! - [`secret`]: [`Secret`], a string that never prints.
 //! - [`error`]: [`Error`] with stable machine codes, and the classifier of Microsoft identity
 //!   platform error answers.
@@ -9,16 +9,22 @@
 //! - [`scopes`]: python-o365's scope helpers, scope expansion and prefixing.
 //! - [`resource`]: `me`, `users/…`, and python-o365's resource shorthands.
 //! - [`protocol`]: Graph, Business Central and custom APIs: URLs, casing, time zone, keywords.
+//! - [`msal_cache`]: MSAL's unified token-cache JSON (python-o365 ≥ 2.1 and MSAL files).
+//! - [`store`]: sealing secrets at rest and the store key in the OS keyring.
+//! - [`sandbox`]: the bundled Entra emulator with a demo tenant, for newcomers.
 //!
 //! `docs/parity.md` maps python-o365's behaviour to ours, with the test that shows each.
 
 pub mod authority;
 pub mod cloud;
 pub mod error;
+pub mod msal_cache;
 pub mod protocol;
 pub mod resource;
+pub mod sandbox;
 pub mod scopes;
 pub mod secret;
+pub mod store;
 
 pub use error::{Error, Result};
 pub use secret::Secret;

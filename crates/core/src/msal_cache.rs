@@ -180,8 +180,20 @@ pub mod keys {
         ])
     }
 
-    pub fn id_token(home_account_id: &str, environment: &str, client_id: &str, realm: &str) -> String {
-        join(&[home_account_id, environment, "idtoken", client_id, realm, ""])
+    pub fn id_token(
+        home_account_id: &str,
+        environment: &str,
+        client_id: &str,
+        realm: &str,
+    ) -> String {
+        join(&[
+            home_account_id,
+            environment,
+            "idtoken",
+            client_id,
+            realm,
+            "",
+        ])
     }
 
     pub fn app_metadata(environment: &str, client_id: &str) -> String {
@@ -203,8 +215,8 @@ impl MsalCache {
         if text.trim().is_empty() {
             return Ok(MsalCache::default());
         }
-        let value: Value =
-            serde_json::from_str(text).map_err(|error| CacheFormatError::Json(error.to_string()))?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|error| CacheFormatError::Json(error.to_string()))?;
         let Value::Object(sections) = value else {
             return Err(CacheFormatError::NotAnObject(json_kind(&value)));
         };
@@ -289,7 +301,10 @@ impl MsalCache {
             .collect()
     }
 
-    pub fn credentials(&self, section: &'static str) -> Result<Vec<CredentialEntry>, CacheFormatError> {
+    pub fn credentials(
+        &self,
+        section: &'static str,
+    ) -> Result<Vec<CredentialEntry>, CacheFormatError> {
         self.section(section)
             .map(|(key, value)| {
                 CredentialEntry::deserialize(value).map_err(|error| CacheFormatError::BadEntry {
@@ -312,7 +327,11 @@ impl MsalCache {
     }
 
     pub fn upsert_account(&mut self, account: AccountEntry) {
-        let key = keys::account(&account.home_account_id, &account.environment, &account.realm);
+        let key = keys::account(
+            &account.home_account_id,
+            &account.environment,
+            &account.realm,
+        );
         self.insert(ACCOUNT, key, &account);
     }
 
@@ -327,7 +346,12 @@ impl MsalCache {
             ),
             ID_TOKEN => (
                 ID_TOKEN,
-                keys::id_token(home.unwrap_or(""), &entry.environment, &entry.client_id, realm),
+                keys::id_token(
+                    home.unwrap_or(""),
+                    &entry.environment,
+                    &entry.client_id,
+                    realm,
+                ),
             ),
             _ => (
                 ACCESS_TOKEN,
@@ -337,10 +361,19 @@ impl MsalCache {
         if section == ID_TOKEN {
             // MSAL writes an id token's realm before its client id.
             let mut value = Map::new();
-            value.insert("credential_type".into(), Value::String(entry.credential_type.clone()));
+            value.insert(
+                "credential_type".into(),
+                Value::String(entry.credential_type.clone()),
+            );
             value.insert("secret".into(), Value::String(entry.secret.clone()));
-            value.insert("home_account_id".into(), entry.home_account_id.clone().into());
-            value.insert("environment".into(), Value::String(entry.environment.clone()));
+            value.insert(
+                "home_account_id".into(),
+                entry.home_account_id.clone().into(),
+            );
+            value.insert(
+                "environment".into(),
+                Value::String(entry.environment.clone()),
+            );
             value.insert("realm".into(), entry.realm.clone().into());
             value.insert("client_id".into(), Value::String(entry.client_id.clone()));
             value.extend(entry.extra.clone());
@@ -353,7 +386,10 @@ impl MsalCache {
         if !apps.contains_key(&metadata) {
             let mut app = Map::new();
             app.insert("client_id".into(), Value::String(entry.client_id.clone()));
-            app.insert("environment".into(), Value::String(entry.environment.clone()));
+            app.insert(
+                "environment".into(),
+                Value::String(entry.environment.clone()),
+            );
             apps.insert(metadata, Value::Object(app));
         }
     }
@@ -413,7 +449,11 @@ mod python {
         fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
             self.0.end_array(w)
         }
-        fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        fn begin_array_value<W: ?Sized + Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> io::Result<()> {
             self.0.begin_array_value(w, first)
         }
         fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -425,7 +465,11 @@ mod python {
         fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
             self.0.end_object(w)
         }
-        fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        fn begin_object_key<W: ?Sized + Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> io::Result<()> {
             self.0.begin_object_key(w, first)
         }
         fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -435,7 +479,11 @@ mod python {
             self.0.end_object_value(w)
         }
 
-        fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+        fn write_string_fragment<W: ?Sized + Write>(
+            &mut self,
+            w: &mut W,
+            fragment: &str,
+        ) -> io::Result<()> {
             for c in fragment.chars() {
                 if c.is_ascii() {
                     w.write_all(&[c as u8])?;
@@ -480,7 +528,10 @@ mod tests {
         assert_eq!(refresh.len(), 2);
         assert!(refresh.iter().all(|rt| rt.realm.is_none()));
         let access = cache.credentials(ACCESS_TOKEN).expect("ats");
-        let app_only = access.iter().find(|at| at.home_account_id.is_none()).expect("app token");
+        let app_only = access
+            .iter()
+            .find(|at| at.home_account_id.is_none())
+            .expect("app token");
         assert_eq!(app_only.scopes(), ["https://graph.microsoft.com/.default"]);
         assert_eq!(app_only.expires_on(), Some(1795356142 + 3599));
     }
@@ -488,7 +539,11 @@ mod tests {
     #[test]
     fn keys_follow_msal_grammar_for_every_entry_of_an_msal_file() {
         let cache = MsalCache::parse(MSAL_FILE).expect("parses");
-        for (key, value) in cache.section(ACCESS_TOKEN).chain(cache.section(REFRESH_TOKEN)).chain(cache.section(ID_TOKEN)) {
+        for (key, value) in cache
+            .section(ACCESS_TOKEN)
+            .chain(cache.section(REFRESH_TOKEN))
+            .chain(cache.section(ID_TOKEN))
+        {
             let entry = CredentialEntry::deserialize(value).expect("entry");
             let home = entry.home_account_id.as_deref();
             let expected = match entry.credential_type.as_str() {
@@ -516,7 +571,14 @@ mod tests {
         }
         for (key, value) in cache.section(ACCOUNT) {
             let account = AccountEntry::deserialize(value).expect("account");
-            assert_eq!(key, &keys::account(&account.home_account_id, &account.environment, &account.realm));
+            assert_eq!(
+                key,
+                &keys::account(
+                    &account.home_account_id,
+                    &account.environment,
+                    &account.realm
+                )
+            );
         }
     }
 
@@ -541,21 +603,46 @@ mod tests {
     #[test]
     fn removing_an_account_removes_its_tokens_and_nothing_else() {
         let mut cache = MsalCache::parse(MSAL_FILE).expect("parses");
-        let bob = cache.accounts_named("BOB@contoso.com").expect("lookup")[0].home_account_id.clone();
-        assert_eq!(cache.remove_account(&bob), 4, "account, id token, refresh token, access token");
-        assert!(cache.accounts_named("bob@contoso.com").expect("lookup").is_empty());
+        let bob = cache.accounts_named("BOB@contoso.com").expect("lookup")[0]
+            .home_account_id
+            .clone();
+        assert_eq!(
+            cache.remove_account(&bob),
+            4,
+            "account, id token, refresh token, access token"
+        );
+        assert!(
+            cache
+                .accounts_named("bob@contoso.com")
+                .expect("lookup")
+                .is_empty()
+        );
         assert_eq!(cache.accounts().expect("accounts").len(), 1);
-        assert_eq!(cache.credentials(ACCESS_TOKEN).expect("ats").len(), 2, "alice's and the app's");
+        assert_eq!(
+            cache.credentials(ACCESS_TOKEN).expect("ats").len(),
+            2,
+            "alice's and the app's"
+        );
     }
 
     #[test]
     fn legacy_and_broken_files_get_clear_errors() {
-        let legacy = MsalCache::parse(r#"{"token_type": "Bearer", "access_token": "x"}"#).unwrap_err();
+        let legacy =
+            MsalCache::parse(r#"{"token_type": "Bearer", "access_token": "x"}"#).unwrap_err();
         assert_eq!(legacy.code(), "cache_legacy_format");
         assert!(legacy.to_string().contains("pre-2.1"));
-        assert!(matches!(MsalCache::parse("{\"AccessToken\": {"), Err(CacheFormatError::Json(_))));
-        assert!(matches!(MsalCache::parse("[]"), Err(CacheFormatError::NotAnObject("an array"))));
-        assert!(matches!(MsalCache::parse(r#"{"Account": []}"#), Err(CacheFormatError::BadSection { .. })));
+        assert!(matches!(
+            MsalCache::parse("{\"AccessToken\": {"),
+            Err(CacheFormatError::Json(_))
+        ));
+        assert!(matches!(
+            MsalCache::parse("[]"),
+            Err(CacheFormatError::NotAnObject("an array"))
+        ));
+        assert!(matches!(
+            MsalCache::parse(r#"{"Account": []}"#),
+            Err(CacheFormatError::BadSection { .. })
+        ));
         let bad = MsalCache::parse(r#"{"Account": {"k": {"username": 3}}}"#).unwrap_err();
         assert!(bad.to_string().contains("Account entry \"k\""), "{bad}");
         assert!(MsalCache::parse("  \n").expect("empty file").is_empty());
@@ -568,7 +655,10 @@ mod tests {
         let account = cache.accounts().expect("accounts").remove(0);
         cache.upsert_account(account);
         let again: Value = serde_json::from_str(&cache.to_json()).expect("json");
-        assert_eq!(again["Account"]["h-e-r"]["future_field"], serde_json::json!([1, 2]));
+        assert_eq!(
+            again["Account"]["h-e-r"]["future_field"],
+            serde_json::json!([1, 2])
+        );
         assert_eq!(again["FutureSection"]["x"]["y"], true);
     }
 
@@ -584,13 +674,22 @@ mod tests {
             authority_type: "MSSTS".into(),
             extra: Map::new(),
         });
-        assert!(cache.to_json().contains(r#""username": "\u00c5sa\ud83d\ude00@contoso.com""#), "{}", cache.to_json());
+        assert!(
+            cache
+                .to_json()
+                .contains(r#""username": "\u00c5sa\ud83d\ude00@contoso.com""#),
+            "{}",
+            cache.to_json()
+        );
     }
 
     #[test]
     fn debug_output_never_shows_tokens() {
         let cache = MsalCache::parse(MSAL_FILE).expect("parses");
-        let shown = format!("{cache:?} {:?}", cache.credentials(REFRESH_TOKEN).expect("rts"));
+        let shown = format!(
+            "{cache:?} {:?}",
+            cache.credentials(REFRESH_TOKEN).expect("rts")
+        );
         assert!(!shown.contains("rt-0000"), "{shown}");
         assert!(!shown.contains("at-0000"), "{shown}");
         assert!(shown.contains("RefreshToken"));

@@ -24,7 +24,13 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(screenshotsDir, `emulator-${name}.png`), fullPage: true });
 }
 
-async function openSignIn(page: Page, redirectUri: string, state: string, challenge: string, nonce = "n-1") {
+async function openSignIn(
+  page: Page,
+  redirectUri: string,
+  state: string,
+  challenge: string,
+  { nonce = "n-1", prompt = "select_account" } = {},
+) {
   await page.goto(
     authorizeUrl(sandbox.baseUrl, "organizations", {
       client_id: sandbox.demoClientId,
@@ -35,7 +41,7 @@ async function openSignIn(page: Page, redirectUri: string, state: string, challe
       nonce,
       code_challenge: challenge,
       code_challenge_method: "S256",
-      prompt: "select_account",
+      prompt,
     }),
   );
 }
@@ -45,7 +51,7 @@ test("signs in with PKCE through the emulator's pages and calls Graph with the t
   const { verifier, challenge } = pkce();
   const state = randomState();
   try {
-    await openSignIn(page, catcher.redirectUri, state, challenge, "nonce-42");
+    await openSignIn(page, catcher.redirectUri, state, challenge, { nonce: "nonce-42" });
     await expect(page.locator("#username")).toBeVisible();
     await shot(page, "sign-in");
     await page.fill("#username", sandbox.demoUsername);
@@ -131,7 +137,8 @@ test("cancelling consent sends access_denied back to the app with the state", as
   const catcher = await redirectCatcher();
   const state = randomState();
   try {
-    await openSignIn(page, catcher.redirectUri, state, pkce().challenge);
+    // The demo user consented in the first test; prompt=consent asks again, as Microsoft does.
+    await openSignIn(page, catcher.redirectUri, state, pkce().challenge, { prompt: "consent" });
     await page.fill("#username", sandbox.demoUsername);
     await page.fill("#password", sandbox.demoPassword);
     await page.click("#signin");
