@@ -37,12 +37,12 @@ fn main() {
         })
         .on_window_event(|window, event| {
             // Closing the window hides it: the app lives on in the tray until "Quit".
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                if window.label() == MAIN_WINDOW {
-                    api.prevent_close();
-                    if let Err(error) = window.hide() {
-                        tracing::warn!(%error, "could not hide the main window");
-                    }
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && window.label() == MAIN_WINDOW
+            {
+                api.prevent_close();
+                if let Err(error) = window.hide() {
+                    tracing::warn!(%error, "could not hide the main window");
                 }
             }
         })

@@ -9,6 +9,7 @@
 //! - [`scopes`]: python-o365's scope helpers, scope expansion and prefixing.
 //! - [`resource`]: `me`, `users/…`, and python-o365's resource shorthands.
 //! - [`protocol`]: Graph, Business Central and custom APIs: URLs, casing, time zone, keywords.
+//! - [`http`]: timeouts, proxy and TLS settings shared by every HTTP call.
 //! - [`msal_cache`]: MSAL's unified token-cache JSON (python-o365 ≥ 2.1 and MSAL files).
 //! - [`store`]: sealing secrets at rest and the store key in the OS keyring.
 //! - [`sandbox`]: the bundled Entra emulator with a demo tenant, for newcomers.
@@ -18,6 +19,7 @@
 pub mod authority;
 pub mod cloud;
 pub mod error;
+pub mod http;
 pub mod msal_cache;
 pub mod protocol;
 pub mod resource;

@@ -80,6 +80,13 @@ pub enum Error {
         retry_after: Option<Duration>,
     },
 
+    /// No answer at all: connection refused or reset, DNS, TLS, timeout. `message` never holds a
+    /// URL's query string.
+    #[error(
+        "Could not reach {host}: {message}. Check the network connection and the proxy settings."
+    )]
+    Network { host: String, message: String },
+
     #[error("Cancelled.")]
     Cancelled,
 
@@ -148,6 +155,7 @@ impl Error {
             Error::Throttled { .. } => ErrorClass::Throttled,
             Error::Transient { .. } => ErrorClass::Transient,
             Error::Protocol { .. } => ErrorClass::Protocol,
+            Error::Network { .. } => ErrorClass::Transient,
             Error::Cancelled | Error::InvalidInput { .. } => return None,
         })
     }
@@ -167,7 +175,7 @@ impl Error {
             | Error::Throttled { detail, .. }
             | Error::Transient { detail, .. } => Some(detail),
             Error::Protocol { detail, .. } => detail.as_deref(),
-            Error::Cancelled | Error::InvalidInput { .. } => None,
+            Error::Network { .. } | Error::Cancelled | Error::InvalidInput { .. } => None,
         }
     }
 
@@ -195,6 +203,7 @@ impl Error {
             self,
             Error::Throttled { .. }
                 | Error::Transient { .. }
+                | Error::Network { .. }
                 | Error::AuthorizationPending(_)
                 | Error::SlowDown(_)
         )
