@@ -12,13 +12,17 @@
 //! - [`http`]: timeouts, proxy and TLS settings shared by every HTTP call.
 //! - [`msal_cache`]: MSAL's unified token-cache JSON (python-o365 ≥ 2.1 and MSAL files).
 //! - [`store`]: sealing secrets at rest and the store key in the OS keyring.
+//! - [`token`]: the token model (access, refresh and ID tokens, account identity).
 //! - [`sandbox`]: the bundled Entra emulator with a demo tenant, for newcomers.
 //!
 //! `docs/parity.md` maps python-o365's behaviour to ours, with the test that shows each.
 
 pub mod authority;
+pub mod backend;
 pub mod cloud;
+pub mod connection;
 pub mod error;
+pub mod flows;
 pub mod http;
 pub mod msal_cache;
 pub mod protocol;
@@ -27,6 +31,7 @@ pub mod sandbox;
 pub mod scopes;
 pub mod secret;
 pub mod store;
+pub mod token;
 
 pub use error::{Error, Result};
 pub use secret::Secret;

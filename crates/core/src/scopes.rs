@@ -135,6 +135,24 @@ impl Scopes {
         self.0.iter().any(|known| known.eq_ignore_ascii_case(scope))
     }
 
+    /// Scopes exactly as a token answer or a cache lists them (space-separated, already
+    /// qualified): nothing is expanded or prefixed, duplicates are dropped.
+    pub fn from_granted(granted: &str) -> Self {
+        granted.split_whitespace().map(str::to_owned).collect()
+    }
+
+    /// The scopes sorted, lower-cased and space-joined: how a cache or store keys a token.
+    pub fn cache_key(&self) -> String {
+        let mut scopes: Vec<String> = self.0.iter().map(|s| s.to_ascii_lowercase()).collect();
+        scopes.sort();
+        scopes.join(" ")
+    }
+
+    /// Whether every scope of `wanted` is among these (ignoring case).
+    pub fn covers(&self, wanted: &Scopes) -> bool {
+        wanted.iter().all(|scope| self.contains(scope))
+    }
+
     /// The `scope` parameter of an OAuth request: space-separated.
     pub fn to_request_string(&self) -> String {
         self.0.join(" ")
@@ -204,6 +222,16 @@ impl Scopes {
             ));
         }
         Ok(())
+    }
+}
+
+impl FromIterator<String> for Scopes {
+    fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Self {
+        let mut scopes = Scopes::default();
+        for scope in iter {
+            scopes.push(scope);
+        }
+        scopes
     }
 }
 

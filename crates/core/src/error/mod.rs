@@ -90,6 +90,19 @@ pub enum Error {
     #[error("Cancelled.")]
     Cancelled,
 
+    /// A sign-in answer whose `state` matches no sign-in started here: forged, replayed, or
+    /// from an attempt that was already completed or has expired.
+    #[error(
+        "This sign-in answer does not belong to a sign-in started here (its state does not \
+         match): it was forged, replayed, or comes from an older attempt. Start the sign-in again."
+    )]
+    StateMismatch,
+
+    /// An API (Graph, Business Central) refused a request with a 4xx other than throttling;
+    /// `detail.error` is the API's error code (e.g. `ErrorItemNotFound`).
+    #[error("The API refused the request: {0}")]
+    Api(Box<ServiceError>),
+
     /// `what` names the input (e.g. "scope", "tenant"); `reason` says what is wrong with it.
     #[error("Invalid {what}: {reason}")]
     InvalidInput { what: &'static str, reason: String },
@@ -136,6 +149,8 @@ impl Error {
         match self {
             Error::Cancelled => "cancelled",
             Error::InvalidInput { .. } => "invalid_input",
+            Error::StateMismatch => "state_mismatch",
+            Error::Api(_) => "api_error",
             other => other.class().map(ErrorClass::code).unwrap_or("protocol"),
         }
     }
@@ -156,7 +171,10 @@ impl Error {
             Error::Transient { .. } => ErrorClass::Transient,
             Error::Protocol { .. } => ErrorClass::Protocol,
             Error::Network { .. } => ErrorClass::Transient,
-            Error::Cancelled | Error::InvalidInput { .. } => return None,
+            Error::Cancelled
+            | Error::InvalidInput { .. }
+            | Error::StateMismatch
+            | Error::Api(_) => return None,
         })
     }
 
@@ -171,11 +189,15 @@ impl Error {
             | Error::SlowDown(detail)
             | Error::SignInDeclined(detail)
             | Error::CodeExpired(detail)
+            | Error::Api(detail)
             | Error::InteractionRequired { detail, .. }
             | Error::Throttled { detail, .. }
             | Error::Transient { detail, .. } => Some(detail),
             Error::Protocol { detail, .. } => detail.as_deref(),
-            Error::Network { .. } | Error::Cancelled | Error::InvalidInput { .. } => None,
+            Error::Network { .. }
+            | Error::Cancelled
+            | Error::InvalidInput { .. }
+            | Error::StateMismatch => None,
         }
     }
 
@@ -252,6 +274,8 @@ mod tests {
             Error::Cancelled,
             Error::invalid_input("scope", "is empty"),
             Error::protocol("not JSON"),
+            Error::StateMismatch,
+            Error::Api(detail()),
         ];
         let codes: Vec<&str> = all.iter().map(Error::code).collect();
         assert_eq!(
@@ -271,6 +295,8 @@ mod tests {
                 "cancelled",
                 "invalid_input",
                 "protocol",
+                "state_mismatch",
+                "api_error",
             ]
         );
     }

@@ -1,0 +1,1 @@
+//! Microsoft identity platform flows.
