@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use base64::engine::general_purpose::{URL_SAFE_NO_PAD, STANDARD};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -207,7 +207,9 @@ impl AccountIdentity {
         Some(AccountIdentity {
             home_account_id,
             username,
-            display_name: claims.and_then(IdTokenClaims::display_name).map(str::to_owned),
+            display_name: claims
+                .and_then(IdTokenClaims::display_name)
+                .map(str::to_owned),
             tenant_id,
             local_account_id: claims.and_then(IdTokenClaims::oid).map(str::to_owned),
         })
@@ -333,6 +335,9 @@ mod tests {
     fn debug_output_never_shows_tokens() {
         let set = tokens(100);
         let printed = format!("{set:?}");
-        assert!(!printed.contains("\"at\"") && !printed.contains("\"rt\""), "{printed}");
+        assert!(
+            !printed.contains("\"at\"") && !printed.contains("\"rt\""),
+            "{printed}"
+        );
     }
 }
