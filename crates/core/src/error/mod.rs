@@ -90,6 +90,10 @@ pub enum Error {
     #[error("Cancelled.")]
     Cancelled,
 
+    /// Nothing is stored for this account name (or no account at all when `name` is empty).
+    #[error("{}", no_account_message(.name))]
+    NoAccount { name: String },
+
     /// A sign-in answer whose `state` matches no sign-in started here: forged, replayed, or
     /// from an attempt that was already completed or has expired.
     #[error(
@@ -123,6 +127,14 @@ fn wait_hint(retry_after: Option<Duration>) -> String {
     }
 }
 
+fn no_account_message(name: &str) -> String {
+    if name.is_empty() {
+        "No account is signed in yet; sign in first.".to_owned()
+    } else {
+        format!("No signed-in account is named `{name}`; sign in with it first.")
+    }
+}
+
 fn detail_suffix(detail: Option<&ServiceError>) -> String {
     detail
         .map(|detail| format!(" ({detail})"))
@@ -150,6 +162,7 @@ impl Error {
             Error::Cancelled => "cancelled",
             Error::InvalidInput { .. } => "invalid_input",
             Error::StateMismatch => "state_mismatch",
+            Error::NoAccount { .. } => "no_account",
             Error::Api(_) => "api_error",
             other => other.class().map(ErrorClass::code).unwrap_or("protocol"),
         }
@@ -174,6 +187,7 @@ impl Error {
             Error::Cancelled
             | Error::InvalidInput { .. }
             | Error::StateMismatch
+            | Error::NoAccount { .. }
             | Error::Api(_) => return None,
         })
     }
@@ -197,6 +211,7 @@ impl Error {
             Error::Network { .. }
             | Error::Cancelled
             | Error::InvalidInput { .. }
+            | Error::NoAccount { .. }
             | Error::StateMismatch => None,
         }
     }
@@ -276,6 +291,7 @@ mod tests {
             Error::protocol("not JSON"),
             Error::StateMismatch,
             Error::Api(detail()),
+            Error::NoAccount { name: "x".into() },
         ];
         let codes: Vec<&str> = all.iter().map(Error::code).collect();
         assert_eq!(
@@ -297,6 +313,7 @@ mod tests {
                 "protocol",
                 "state_mismatch",
                 "api_error",
+                "no_account",
             ]
         );
     }
