@@ -12,11 +12,15 @@
 //! - [`http`]: timeouts, proxy and TLS settings shared by every HTTP call.
 //! - [`msal_cache`]: MSAL's unified token-cache JSON (python-o365 ≥ 2.1 and MSAL files).
 //! - [`store`]: sealing secrets at rest and the store key in the OS keyring.
+//! - [`flows`]: sign-in flows on the `oauth2` crate (auth code + PKCE, client credentials, password, device code, refresh).
+//! - [`account`]: python-o365's `Account`: users of one app, tokens kept fresh through a [`backend::TokenBackend`].
+//! - [`backend`]: where tokens live between runs (memory, environment, MSAL cache file; the store).
 //! - [`token`]: the token model (access, refresh and ID tokens, account identity).
 //! - [`sandbox`]: the bundled Entra emulator with a demo tenant, for newcomers.
 //!
 //! `docs/parity.md` maps python-o365's behaviour to ours, with the test that shows each.
 
+pub mod account;
 pub mod authority;
 pub mod backend;
 pub mod cloud;
