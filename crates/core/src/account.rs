@@ -336,17 +336,18 @@ impl Account {
     /// margin. `rejected` is a token an API just refused (401): a different stored token is
     /// used as is, the same one is refreshed even if the clock says it is valid.
     pub async fn access_token(&self, rejected: Option<&Secret>) -> Result<Secret> {
+        Ok(self.current_tokens(rejected).await?.access_token)
+    }
+
+    /// The current user's tokens, fresh as [`Account::access_token`] makes them.
+    pub async fn current_tokens(&self, rejected: Option<&Secret>) -> Result<TokenSet> {
         let name = self
             .current_username()
             .await?
             .ok_or_else(|| Error::NoAccount {
                 name: String::new(),
             })?;
-        Ok(self
-            .fresh_tokens(&name, rejected)
-            .await?
-            .tokens
-            .access_token)
+        Ok(self.fresh_tokens(&name, rejected).await?.tokens)
     }
 
     /// Refreshes `name` now, whatever its expiry (python-o365's refresh does nothing while

@@ -25,6 +25,7 @@ pub mod authority;
 pub mod backend;
 pub mod cloud;
 pub mod connection;
+pub mod console;
 pub mod error;
 pub mod flows;
 pub mod http;
