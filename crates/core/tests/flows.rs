@@ -623,3 +623,33 @@ async fn discovery_failure_falls_back_to_the_standard_paths() {
     let discovered = self::public(&emulator).endpoints().await;
     assert_eq!(discovered.token, endpoints.token);
 }
+
+#[tokio::test]
+async fn an_unreachable_authority_is_a_network_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let client = IdentityClient::new(
+        AppConfig {
+            client_id: DEMO_CLIENT_ID.into(),
+            credential: ClientCredential::None,
+            authority: Authority::new(
+                Cloud::custom(&format!("http://127.0.0.1:{port}")).unwrap(),
+                Tenant::parse(DEMO_TENANT_ID).unwrap(),
+            ),
+        },
+        &HttpSettings::default(),
+    )
+    .unwrap();
+    let error = client
+        .acquire_by_password(
+            DEMO_USERNAME,
+            &Secret::new(DEMO_PASSWORD),
+            &scopes(GRAPH_USER_READ),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Network { .. }), "{error:?}");
+    assert_eq!(error.code(), "transient");
+    assert!(error.to_string().contains("127.0.0.1"), "{error}");
+}
