@@ -12,7 +12,7 @@ if [ "$purpose" = test ]; then
   # A headless display, a session bus with an unlocked keyring, notifications, a real browser,
   # and the X tools the app smoke test uses to find and photograph the window.
   packages+=(xvfb xauth dbus gnome-keyring libsecret-tools notification-daemon chromium
-    webkit2gtk-driver x11-utils xdotool imagemagick)
+    webkit2gtk-driver x11-utils xdotool imagemagick python3 python3-venv)
 fi
 
 missing=()
@@ -47,5 +47,15 @@ npm_install() {
   fi
 }
 npm_install ui
-[ "$purpose" = test ] && npm_install tests/e2e
+if [ "$purpose" = test ]; then
+  npm_install tests/e2e
+  # The real python-o365 and MSAL from PyPI, for the token-file interoperability tests.
+  venv=target/interop-venv
+  if [ ! -f "$venv/installed" ] || [ tests/interop/requirements.txt -nt "$venv/installed" ]; then
+    echo "install-deps: python-o365 and msal into $venv"
+    /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+    touch "$venv/installed"
+  fi
+fi
 exit 0

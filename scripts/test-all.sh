@@ -48,6 +48,7 @@ lint() {
 }
 
 rust() {
+  O365_AUTH_INTEROP_PYTHON="$PWD/target/interop-venv/bin/python" \
   cargo nextest run --workspace --exclude o365-auth-app --no-fail-fast --run-ignored all
   local rc=$?
   cp target/nextest/default/junit.xml "$junit/rust.xml" 2>/dev/null || true
