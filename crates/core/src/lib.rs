@@ -35,6 +35,7 @@ pub mod resource;
 pub mod sandbox;
 pub mod scopes;
 pub mod secret;
+pub mod service;
 pub mod store;
 pub mod token;
 

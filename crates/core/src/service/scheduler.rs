@@ -1,0 +1,630 @@
+//! The refresh scheduler: a due-time queue (no polling) that refreshes each tracked account
+//! shortly before its token expires, with jitter, a global cap on token requests per second,
+//! per-class error handling, and detection of wall-clock jumps (suspend and resume).
+//!
+//! The scheduler knows accounts by name only; [`RefreshJob`] does the refresh (the token
+//! service passes one backed by [`crate::account::Account`] and the store), so the policy here
+//! is tested on its own with tokio's paused clock.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use rand::Rng;
+use serde::Serialize;
+use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::time::{Instant, sleep_until};
+
+use crate::error::{Error, ErrorClass, Result};
+use crate::token::now_unix;
+
+/// Wall-clock time in Unix seconds; replaceable so tests can jump it.
+pub type WallClock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// Refreshes one account and returns its new access-token expiry (Unix seconds).
+pub trait RefreshJob: Send + Sync + 'static {
+    fn refresh<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<i64>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Refresh this long before expiry.
+    pub margin: Duration,
+    /// Each due time moves earlier by a random amount up to this, so accounts signed in
+    /// together do not refresh together.
+    pub jitter: Duration,
+    /// An account that is not kept fresh is still refreshed after this long, so the refresh
+    /// token's 90-day inactivity limit never bites.
+    pub keep_alive: Duration,
+    /// At most this many token requests per second toward the identity platform.
+    pub max_requests_per_second: u32,
+    /// Refreshes in flight at once.
+    pub max_concurrent: usize,
+    /// First retry delay after a transient failure; doubles each time up to `backoff_cap`.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// How often wall-clock time is compared with monotonic time.
+    pub clock_check: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            margin: Duration::from_secs(5 * 60),
+            jitter: Duration::from_secs(60),
+            keep_alive: Duration::from_secs(14 * 24 * 3600),
+            max_requests_per_second: 10,
+            max_concurrent: 32,
+            backoff_base: Duration::from_secs(5),
+            backoff_cap: Duration::from_secs(15 * 60),
+            clock_check: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the scheduler tells the UI, the tray and notifications.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SchedulerEvent {
+    Refreshed {
+        account: String,
+        expires_at: i64,
+    },
+    /// A failure the scheduler will retry by itself.
+    RetryScheduled {
+        account: String,
+        code: String,
+        retry_in_s: u64,
+    },
+    /// A failure only the person can fix (sign in again, MFA, consent, app settings): the
+    /// account is no longer refreshed until it is tracked again.
+    NeedsAttention {
+        account: String,
+        code: String,
+    },
+    /// Wall-clock time moved against monotonic time (suspend/resume, clock change).
+    ClockJumped {
+        by_s: i64,
+    },
+}
+
+/// How to keep one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracked {
+    pub account: String,
+    pub expires_at: i64,
+    pub last_refreshed_at: i64,
+    /// Refresh before every expiry (tokens always ready) or only for keep-alive.
+    pub keep_fresh: bool,
+}
+
+enum Command {
+    Track(Tracked),
+    Untrack(String),
+}
+
+/// A handle on the running scheduler; dropping every handle stops it.
+#[derive(Clone)]
+pub struct Scheduler {
+    commands: mpsc::UnboundedSender<Command>,
+    events: broadcast::Sender<SchedulerEvent>,
+}
+
+impl Scheduler {
+    pub fn start(config: SchedulerConfig, job: Arc<dyn RefreshJob>) -> Self {
+        Self::start_with_clock(config, job, Arc::new(now_unix))
+    }
+
+    pub fn start_with_clock(
+        config: SchedulerConfig,
+        job: Arc<dyn RefreshJob>,
+        wall: WallClock,
+    ) -> Self {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let (events, _) = broadcast::channel(1024);
+        let run = Run::new(config, job, events.clone(), wall);
+        tokio::spawn(run.serve(receiver));
+        Scheduler { commands, events }
+    }
+
+    /// Starts (or updates) keeping an account; also after the person fixed a failure.
+    pub fn track(&self, tracked: Tracked) {
+        let _ = self.commands.send(Command::Track(tracked));
+    }
+
+    pub fn untrack(&self, account: &str) {
+        let _ = self.commands.send(Command::Untrack(account.to_owned()));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<SchedulerEvent> {
+        self.events.subscribe()
+    }
+}
+
+struct Entry {
+    tracked: Tracked,
+    due: Instant,
+    failures: u32,
+    /// Bumped whenever the entry changes, so a finished refresh for an outdated entry is
+    /// recognised and ignored.
+    generation: u64,
+}
+
+struct Run {
+    config: SchedulerConfig,
+    wall: WallClock,
+    job: Arc<dyn RefreshJob>,
+    events: broadcast::Sender<SchedulerEvent>,
+    entries: HashMap<String, Entry>,
+    queue: BTreeSet<(Instant, u64, String)>,
+    next_generation: u64,
+    next_request_slot: Instant,
+    in_flight: Arc<Semaphore>,
+}
+
+type Finished = (String, u64, Result<i64>);
+
+impl Run {
+    fn new(
+        config: SchedulerConfig,
+        job: Arc<dyn RefreshJob>,
+        events: broadcast::Sender<SchedulerEvent>,
+        wall: WallClock,
+    ) -> Self {
+        let in_flight = Arc::new(Semaphore::new(config.max_concurrent.max(1)));
+        Run {
+            config,
+            wall,
+            job,
+            events,
+            entries: HashMap::new(),
+            queue: BTreeSet::new(),
+            next_generation: 0,
+            next_request_slot: Instant::now(),
+            in_flight,
+        }
+    }
+
+    async fn serve(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let (finished_tx, mut finished) = mpsc::unbounded_channel::<Finished>();
+        let mut clock_check = tokio::time::interval(self.config.clock_check);
+        clock_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut wall_at_check = (self.wall)();
+        let mut mono_at_check = Instant::now();
+        loop {
+            let next_due = self.queue.first().map(|(due, _, _)| *due);
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Track(tracked)) => self.track(tracked),
+                    Some(Command::Untrack(account)) => self.remove(&account),
+                    None => return,
+                },
+                Some((account, generation, outcome)) = finished.recv() => {
+                    self.finish(&account, generation, outcome);
+                }
+                _ = sleep_until(next_due.unwrap_or_else(far_future)), if next_due.is_some() => {
+                    self.start_due(&finished_tx).await;
+                }
+                _ = clock_check.tick() => {
+                    let wall = (self.wall)();
+                    let monotonic = i64::try_from(mono_at_check.elapsed().as_secs()).unwrap_or(i64::MAX);
+                    let drift = (wall - wall_at_check) - monotonic;
+                    if drift.abs() > 5 {
+                        let _ = self.events.send(SchedulerEvent::ClockJumped { by_s: drift });
+                        self.reschedule_all();
+                    }
+                    wall_at_check = wall;
+                    mono_at_check = Instant::now();
+                }
+            }
+        }
+    }
+
+    fn track(&mut self, tracked: Tracked) {
+        self.remove(&tracked.account);
+        let due = self.due_for(&tracked);
+        self.insert(tracked, due, 0);
+    }
+
+    fn insert(&mut self, tracked: Tracked, due: Instant, failures: u32) {
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        self.queue
+            .insert((due, generation, tracked.account.clone()));
+        self.entries.insert(
+            tracked.account.clone(),
+            Entry {
+                tracked,
+                due,
+                failures,
+                generation,
+            },
+        );
+    }
+
+    fn remove(&mut self, account: &str) {
+        if let Some(entry) = self.entries.remove(account) {
+            self.queue
+                .remove(&(entry.due, entry.generation, account.to_owned()));
+        }
+    }
+
+    /// When the account should next be refreshed, from wall-clock facts.
+    fn due_for(&self, tracked: &Tracked) -> Instant {
+        let now = (self.wall)();
+        let target = if tracked.keep_fresh {
+            let margin = seconds(self.config.margin);
+            let jitter = seconds(self.config.jitter);
+            let jitter = if jitter > 0 {
+                rand::thread_rng().gen_range(0..=jitter)
+            } else {
+                0
+            };
+            tracked.expires_at - margin - jitter
+        } else {
+            tracked.last_refreshed_at + seconds(self.config.keep_alive)
+        };
+        let wait = u64::try_from(target - now).unwrap_or(0);
+        Instant::now() + Duration::from_secs(wait)
+    }
+
+    /// After a clock jump every due time is recomputed from the wall-clock expiries.
+    fn reschedule_all(&mut self) {
+        let tracked: Vec<(Tracked, u32)> = self
+            .entries
+            .values()
+            .filter(|entry| {
+                self.queue
+                    .contains(&(entry.due, entry.generation, entry.tracked.account.clone()))
+            })
+            .map(|entry| (entry.tracked.clone(), entry.failures))
+            .collect();
+        for (tracked, failures) in tracked {
+            self.remove(&tracked.account);
+            let due = self.due_for(&tracked);
+            self.insert(tracked, due, failures);
+        }
+    }
+
+    /// Starts every refresh that is due, each in its own task, paced by the request cap.
+    async fn start_due(&mut self, finished: &mpsc::UnboundedSender<Finished>) {
+        let now = Instant::now();
+        while let Some((due, generation, account)) = self.queue.first().cloned() {
+            if due > now {
+                break;
+            }
+            self.queue.pop_first();
+            let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+                return;
+            };
+            let slot = self.next_request_slot.max(Instant::now());
+            self.next_request_slot = slot + self.request_spacing();
+            let job = self.job.clone();
+            let finished = finished.clone();
+            tokio::spawn(async move {
+                sleep_until(slot).await;
+                let outcome = job.refresh(&account).await;
+                drop(permit);
+                let _ = finished.send((account, generation, outcome));
+            });
+        }
+    }
+
+    fn request_spacing(&self) -> Duration {
+        Duration::from_secs(1) / self.config.max_requests_per_second.max(1)
+    }
+
+    fn finish(&mut self, account: &str, generation: u64, outcome: Result<i64>) {
+        let Some(entry) = self.entries.get(account) else {
+            return;
+        };
+        if entry.generation != generation {
+            return; // re-tracked meanwhile: the newer entry decides
+        }
+        let mut tracked = entry.tracked.clone();
+        let failures = entry.failures;
+        self.entries.remove(account);
+        match outcome {
+            Ok(expires_at) => {
+                tracked.expires_at = expires_at;
+                tracked.last_refreshed_at = (self.wall)();
+                let _ = self.events.send(SchedulerEvent::Refreshed {
+                    account: account.to_owned(),
+                    expires_at,
+                });
+                let due = self.due_for(&tracked);
+                self.insert(tracked, due, 0);
+            }
+            Err(error) => match self.retry_delay(&error, failures) {
+                Some(delay) => {
+                    let _ = self.events.send(SchedulerEvent::RetryScheduled {
+                        account: account.to_owned(),
+                        code: error.code().to_owned(),
+                        retry_in_s: delay.as_secs(),
+                    });
+                    self.insert(tracked, Instant::now() + delay, failures + 1);
+                }
+                None => {
+                    let _ = self.events.send(SchedulerEvent::NeedsAttention {
+                        account: account.to_owned(),
+                        code: error.code().to_owned(),
+                    });
+                }
+            },
+        }
+    }
+
+    /// Throttled: what Microsoft asked (else the backoff). Transient: exponential backoff with
+    /// a cap. Anything a person must fix: no retry.
+    fn retry_delay(&self, error: &Error, failures: u32) -> Option<Duration> {
+        let backoff = self
+            .config
+            .backoff_base
+            .saturating_mul(2u32.saturating_pow(failures.min(20)))
+            .min(self.config.backoff_cap);
+        match error.class() {
+            Some(ErrorClass::Throttled) => Some(
+                error
+                    .retry_after()
+                    .unwrap_or(backoff)
+                    .max(Duration::from_secs(1)),
+            ),
+            Some(ErrorClass::Transient) => {
+                Some(error.retry_after().unwrap_or(backoff).max(backoff))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 24 * 3600)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use futures_util::FutureExt;
+
+    use super::*;
+    use crate::error::{MicrosoftErrorResponse, classify};
+
+    /// A wall clock that follows tokio's (paused) clock, plus jumps the test makes.
+    struct TestClock {
+        start_wall: i64,
+        start: Instant,
+        jumped: AtomicI64,
+    }
+
+    impl TestClock {
+        fn new() -> Arc<Self> {
+            Arc::new(TestClock {
+                start_wall: 1_800_000_000,
+                start: Instant::now(),
+                jumped: AtomicI64::new(0),
+            })
+        }
+        fn now(&self) -> i64 {
+            self.start_wall
+                + self.start.elapsed().as_secs() as i64
+                + self.jumped.load(Ordering::SeqCst)
+        }
+        fn wall(self: &Arc<Self>) -> WallClock {
+            let clock = self.clone();
+            Arc::new(move || clock.now())
+        }
+    }
+
+    type Script = Box<dyn Fn(&str, u32) -> Result<i64> + Send + Sync>;
+
+    /// Records each refresh (account, seconds since start) and answers from a script.
+    struct Recorder {
+        clock: Arc<TestClock>,
+        calls: Mutex<Vec<(String, u64)>>,
+        script: Script,
+    }
+
+    impl RefreshJob for Recorder {
+        fn refresh<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<i64>> {
+            async move {
+                let attempt = {
+                    let mut calls = self.calls.lock().unwrap();
+                    calls.push((account.to_owned(), self.clock.start.elapsed().as_secs()));
+                    calls.iter().filter(|(name, _)| name == account).count() as u32
+                };
+                if account.starts_with("slow") {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+                (self.script)(account, attempt)
+            }
+            .boxed()
+        }
+    }
+
+    fn config() -> SchedulerConfig {
+        SchedulerConfig {
+            jitter: Duration::ZERO,
+            ..SchedulerConfig::default()
+        }
+    }
+
+    fn start(
+        config: SchedulerConfig,
+        script: Script,
+    ) -> (Scheduler, Arc<Recorder>, Arc<TestClock>) {
+        let clock = TestClock::new();
+        let recorder = Arc::new(Recorder {
+            clock: clock.clone(),
+            calls: Mutex::new(Vec::new()),
+            script,
+        });
+        let scheduler = Scheduler::start_with_clock(config, recorder.clone(), clock.wall());
+        (scheduler, recorder, clock)
+    }
+
+    fn tracked(account: &str, expires_in: i64, clock: &TestClock) -> Tracked {
+        Tracked {
+            account: account.into(),
+            expires_at: clock.now() + expires_in,
+            last_refreshed_at: clock.now(),
+            keep_fresh: true,
+        }
+    }
+
+    fn failure(error: &str, status: u16, retry_after: Option<u64>) -> Error {
+        classify(
+            MicrosoftErrorResponse {
+                error: error.into(),
+                ..Default::default()
+            },
+            Some(status),
+            retry_after.map(Duration::from_secs),
+        )
+    }
+
+    fn calls(recorder: &Recorder, account: &str) -> Vec<u64> {
+        recorder
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| name == account)
+            .map(|(_, at)| *at)
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refreshes_come_at_expiry_minus_the_margin_and_repeat() {
+        let clock_for_script = Arc::new(Mutex::new(None::<Arc<TestClock>>));
+        let inner = clock_for_script.clone();
+        let (scheduler, recorder, clock) = start(
+            config(),
+            Box::new(move |_, _| {
+                Ok(inner.lock().unwrap().as_ref().map(|c| c.now()).unwrap_or(0) + 3600)
+            }),
+        );
+        *clock_for_script.lock().unwrap() = Some(clock.clone());
+        let mut events = scheduler.subscribe();
+        scheduler.track(tracked("alice", 600, &clock));
+        tokio::time::sleep(Duration::from_secs(299)).await;
+        assert!(
+            calls(&recorder, "alice").is_empty(),
+            "nothing before expiry minus margin"
+        );
+        tokio::time::sleep(Duration::from_secs(3600 + 10)).await;
+        assert_eq!(calls(&recorder, "alice"), [300, 300 + 3300]);
+        assert!(matches!(
+            events.recv().await.unwrap(),
+            SchedulerEvent::Refreshed { .. }
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn errors_by_class_throttled_transient_and_needs_sign_in() {
+        let (scheduler, recorder, clock) = start(
+            config(),
+            Box::new(|account, attempt| match (account, attempt) {
+                ("throttled", 1) => Err(failure("", 429, Some(30))),
+                ("flaky", 1..=3) => Err(failure("temporarily_unavailable", 503, None)),
+                ("dead", _) => Err(failure("invalid_grant", 400, None)),
+                _ => Ok(i64::MAX / 2),
+            }),
+        );
+        let mut events = scheduler.subscribe();
+        for account in ["throttled", "flaky", "dead"] {
+            scheduler.track(tracked(account, 0, &clock));
+        }
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        let throttled = calls(&recorder, "throttled");
+        assert_eq!(throttled.len(), 2);
+        assert!(
+            throttled[1] - throttled[0] >= 30,
+            "Retry-After honoured: {throttled:?}"
+        );
+        let flaky = calls(&recorder, "flaky");
+        let gaps: Vec<u64> = flaky.windows(2).map(|pair| pair[1] - pair[0]).collect();
+        assert_eq!(gaps, [5, 10, 20], "exponential backoff: {flaky:?}");
+        assert_eq!(
+            calls(&recorder, "dead").len(),
+            1,
+            "no retry until the person acts"
+        );
+        let mut attention = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if let SchedulerEvent::NeedsAttention { account, code } = event {
+                attention.push((account, code));
+            }
+        }
+        assert_eq!(attention, [("dead".to_owned(), "needs_sign_in".to_owned())]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_request_cap_holds_and_a_slow_account_holds_nobody_up() {
+        let (scheduler, recorder, clock) = start(config(), Box::new(|_, _| Ok(i64::MAX / 2)));
+        scheduler.track(tracked("slow-one", 0, &clock));
+        for index in 0..50 {
+            scheduler.track(tracked(&format!("account-{index}"), 0, &clock));
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let mut starts: Vec<u64> = recorder
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| name.starts_with("account-"))
+            .map(|(_, at)| *at)
+            .collect();
+        starts.sort();
+        assert_eq!(starts.len(), 50, "every account refreshed while one hangs");
+        for second in 0..5 {
+            let in_second = starts.iter().filter(|at| **at == second).count();
+            assert!(in_second <= 10, "{in_second} requests in second {second}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wall_clock_jump_is_noticed_within_a_minute() {
+        let (scheduler, recorder, clock) = start(config(), Box::new(|_, _| Ok(i64::MAX / 2)));
+        let mut events = scheduler.subscribe();
+        scheduler.track(tracked("alice", 3600, &clock));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        // The machine slept for two hours: monotonic time stood still, wall time moved.
+        clock.jumped.store(7200, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        assert_eq!(
+            calls(&recorder, "alice").len(),
+            1,
+            "the overdue token was refreshed"
+        );
+        assert!(
+            matches!(events.recv().await.unwrap(), SchedulerEvent::ClockJumped { by_s } if by_s >= 7200)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_accounts_are_only_kept_alive_and_untracked_ones_left_alone() {
+        let (scheduler, recorder, clock) = start(config(), Box::new(|_, _| Ok(i64::MAX / 2)));
+        scheduler.track(Tracked {
+            keep_fresh: false,
+            ..tracked("idle", 600, &clock)
+        });
+        scheduler.track(tracked("gone", 600, &clock));
+        scheduler.untrack("gone");
+        tokio::time::sleep(Duration::from_secs(13 * 24 * 3600)).await;
+        assert!(calls(&recorder, "idle").is_empty());
+        tokio::time::sleep(Duration::from_secs(2 * 24 * 3600)).await;
+        assert_eq!(
+            calls(&recorder, "idle").len(),
+            1,
+            "kept alive after 14 days"
+        );
+        assert!(calls(&recorder, "gone").is_empty());
+    }
+}
