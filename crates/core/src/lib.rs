@@ -29,6 +29,7 @@ pub mod console;
 pub mod error;
 pub mod flows;
 pub mod http;
+pub mod ipc;
 pub mod msal_cache;
 pub mod protocol;
 pub mod resource;
