@@ -13,9 +13,11 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use serde_json::Value;
 use url::Url;
 
 use crate::backend::{AppKey, StoredAccount, TokenBackend};
+use crate::connection::{AccessTokenSource, Connection, ConnectionSettings};
 use crate::error::{Error, ErrorClass, Result};
 use crate::flows::{
     AppConfig, AuthorizeOptions, DeviceCodeChallenge, FlowKind, IdentityClient, PendingFlow,
@@ -498,7 +500,7 @@ fn check_flow_credentials(config: &AccountConfig) -> Result<()> {
     }
 }
 
-/// An [`Account`] hands its current user's token to a Connection.
+/// An [`Account`] hands its current user's token to a [`Connection`].
 impl Account {
     /// The token source of a Connection for this account's current user.
     pub fn token_source(self: &Arc<Self>) -> AccountTokenSource {
@@ -506,6 +508,23 @@ impl Account {
             account: Arc::clone(self),
             last: Mutex::new(None),
         }
+    }
+
+    /// A Connection to this account's protocol (relative paths start at its service URL),
+    /// authenticated as the current user.
+    pub fn connection(self: &Arc<Self>, settings: ConnectionSettings) -> Result<Connection> {
+        let source: Arc<dyn AccessTokenSource> = Arc::new(self.token_source());
+        Connection::new(settings, self.config.protocol.service_url(), Some(source))
+    }
+
+    /// The signed-in user's profile (`GET me`), python-o365's `get_current_user_data`; `None`
+    /// for app-only accounts, which have no `me`.
+    pub async fn current_user(self: &Arc<Self>, connection: &Connection) -> Result<Option<Value>> {
+        if self.config.flow == FlowKind::Credentials {
+            return Ok(None);
+        }
+        let me = connection.url("me")?;
+        connection.get(me.as_str()).await?.json().map(Some)
     }
 }
 
@@ -515,8 +534,8 @@ pub struct AccountTokenSource {
     last: Mutex<Option<Secret>>,
 }
 
-impl AccountTokenSource {
-    pub fn token(&self, force_refresh: bool) -> BoxFuture<'_, Result<Secret>> {
+impl AccessTokenSource for AccountTokenSource {
+    fn access_token(&self, force_refresh: bool) -> BoxFuture<'_, Result<Secret>> {
         async move {
             let rejected = if force_refresh {
                 self.account.lock(&self.last).clone()

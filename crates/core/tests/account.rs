@@ -13,6 +13,7 @@ use o365_auth_core::account::{Account, AccountConfig};
 use o365_auth_core::authority::{Authority, Tenant};
 use o365_auth_core::backend::{MemoryBackend, TokenBackend};
 use o365_auth_core::cloud::Cloud;
+use o365_auth_core::connection::AccessTokenSource;
 use o365_auth_core::flows::{AppConfig, ClientCredential, FlowKind};
 use o365_auth_core::protocol::Protocol;
 use o365_auth_core::resource::Resource;
@@ -149,8 +150,8 @@ async fn a_rejected_token_is_refreshed_even_when_the_clock_says_it_is_valid() {
         .await
         .unwrap();
     let source = account.token_source();
-    let first = source.token(false).await.unwrap();
-    let second = source.token(true).await.unwrap();
+    let first = source.access_token(false).await.unwrap();
+    let second = source.access_token(true).await.unwrap();
     assert_ne!(first, second);
     assert_eq!(refreshes(&emulator), 1);
     // Forcing after someone else already replaced the token reuses theirs.

@@ -95,7 +95,20 @@ async fn sign_in_refresh_and_failures_leave_no_secret_behind() {
         .await
         .unwrap();
 
+    // An API call through the Connection with the refreshed token, and a failing one.
+    let graph = o365_auth_core::connection::Connection::new(
+        o365_auth_core::connection::ConnectionSettings::default(),
+        url::Url::parse(&format!("{}/v1.0/", emulator.base_url())).unwrap(),
+        Some(std::sync::Arc::new(
+            o365_auth_core::connection::StaticToken(refreshed.access_token.clone()),
+        )),
+    )
+    .unwrap();
+    graph.get("me").await.unwrap();
+    let forbidden = graph.get("users").await.unwrap_err();
+
     let mut texts = vec![
+        format!("{forbidden} {forbidden:?} {graph:?}"),
         format!("{tokens:?}"),
         format!("{refreshed:?}"),
         format!("{pending:?}"),
