@@ -90,6 +90,11 @@ pub enum Error {
     #[error("Cancelled.")]
     Cancelled,
 
+    /// A token file or store could not be read or written; `path` says which, `reason` why.
+    /// Nothing was overwritten.
+    #[error("Token storage {path}: {reason}")]
+    Storage { path: String, reason: String },
+
     /// Nothing is stored for this account name (or no account at all when `name` is empty).
     #[error("{}", no_account_message(.name))]
     NoAccount { name: String },
@@ -163,6 +168,7 @@ impl Error {
             Error::InvalidInput { .. } => "invalid_input",
             Error::StateMismatch => "state_mismatch",
             Error::NoAccount { .. } => "no_account",
+            Error::Storage { .. } => "storage",
             Error::Api(_) => "api_error",
             other => other.class().map(ErrorClass::code).unwrap_or("protocol"),
         }
@@ -188,6 +194,7 @@ impl Error {
             | Error::InvalidInput { .. }
             | Error::StateMismatch
             | Error::NoAccount { .. }
+            | Error::Storage { .. }
             | Error::Api(_) => return None,
         })
     }
@@ -212,6 +219,7 @@ impl Error {
             | Error::Cancelled
             | Error::InvalidInput { .. }
             | Error::NoAccount { .. }
+            | Error::Storage { .. }
             | Error::StateMismatch => None,
         }
     }
@@ -292,6 +300,7 @@ mod tests {
             Error::StateMismatch,
             Error::Api(detail()),
             Error::NoAccount { name: "x".into() },
+            Error::Storage { path: "p".into(), reason: "r".into() },
         ];
         let codes: Vec<&str> = all.iter().map(Error::code).collect();
         assert_eq!(
@@ -314,6 +323,7 @@ mod tests {
                 "state_mismatch",
                 "api_error",
                 "no_account",
+                "storage",
             ]
         );
     }
