@@ -4,12 +4,16 @@
 mod classify;
 mod microsoft;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use classify::{
     CLASSIFICATION_RULES, ClassificationRule, ErrorClass, classify, parse_retry_after,
 };
 pub use microsoft::{MicrosoftErrorResponse, ServiceError};
+
+use crate::store::key::KeyError;
+use crate::store::seal::SealError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -123,6 +127,40 @@ pub enum Error {
         message: String,
         detail: Option<Box<ServiceError>>,
     },
+
+    /// The store file exists but is not a usable o365-auth store (not SQLite, truncated, or
+    /// failing SQLite's own check). It was not modified; `Store::set_aside` moves it away.
+    #[error(
+        "The token store {} is damaged ({reason}). It was left untouched: move it aside \
+         (`set_aside` keeps it as <name>.corrupt-<time>) to start a new store, or restore a backup.",
+        .path.display()
+    )]
+    StoreCorrupt { path: PathBuf, reason: String },
+
+    /// The store path holds another program's SQLite database. It was not modified.
+    #[error(
+        "{} is not an o365-auth token store but another program's database ({reason}). \
+         It was left untouched; choose another store path.",
+        .path.display()
+    )]
+    StoreForeign { path: PathBuf, reason: String },
+
+    /// The key given (keyring entry, passphrase or explicit key) is not the one the store was
+    /// sealed with, or the store was protected another way.
+    #[error("The token store cannot be unlocked: {reason}")]
+    StoreKeyMismatch { reason: String },
+
+    /// SQLite or the file system failed under the store (disk full, permissions, locked).
+    #[error("The token store could not be used: {message}")]
+    StoreIo { message: String },
+
+    /// The store's key could not be obtained (no keyring, a timeout, an empty passphrase).
+    #[error(transparent)]
+    Key(KeyError),
+
+    /// A sealed secret in the store did not open.
+    #[error(transparent)]
+    Sealed(SealError),
 }
 
 fn wait_hint(retry_after: Option<Duration>) -> String {
@@ -170,6 +208,12 @@ impl Error {
             Error::NoAccount { .. } => "no_account",
             Error::Storage { .. } => "storage",
             Error::Api(_) => "api_error",
+            Error::StoreCorrupt { .. } => "store_corrupt",
+            Error::StoreForeign { .. } => "store_foreign",
+            Error::StoreKeyMismatch { .. } => "store_key_mismatch",
+            Error::StoreIo { .. } => "store_io",
+            Error::Key(error) => error.code(),
+            Error::Sealed(error) => error.code(),
             other => other.class().map(ErrorClass::code).unwrap_or("protocol"),
         }
     }
@@ -195,6 +239,12 @@ impl Error {
             | Error::StateMismatch
             | Error::NoAccount { .. }
             | Error::Storage { .. }
+            | Error::StoreCorrupt { .. }
+            | Error::StoreForeign { .. }
+            | Error::StoreKeyMismatch { .. }
+            | Error::StoreIo { .. }
+            | Error::Key(_)
+            | Error::Sealed(_)
             | Error::Api(_) => return None,
         })
     }
@@ -220,6 +270,12 @@ impl Error {
             | Error::InvalidInput { .. }
             | Error::NoAccount { .. }
             | Error::Storage { .. }
+            | Error::StoreCorrupt { .. }
+            | Error::StoreForeign { .. }
+            | Error::StoreKeyMismatch { .. }
+            | Error::StoreIo { .. }
+            | Error::Key(_)
+            | Error::Sealed(_)
             | Error::StateMismatch => None,
         }
     }
@@ -301,6 +357,22 @@ mod tests {
             Error::Api(detail()),
             Error::NoAccount { name: "x".into() },
             Error::Storage { path: "p".into(), reason: "r".into() },
+            Error::StoreCorrupt {
+                path: "/s".into(),
+                reason: "not SQLite".into(),
+            },
+            Error::StoreForeign {
+                path: "/s".into(),
+                reason: "application id 1".into(),
+            },
+            Error::StoreKeyMismatch {
+                reason: "wrong key".into(),
+            },
+            Error::StoreIo {
+                message: "disk full".into(),
+            },
+            Error::Key(KeyError::EmptyPassphrase),
+            Error::Sealed(SealError::Tampered),
         ];
         let codes: Vec<&str> = all.iter().map(Error::code).collect();
         assert_eq!(
@@ -324,6 +396,12 @@ mod tests {
                 "api_error",
                 "no_account",
                 "storage",
+                "store_corrupt",
+                "store_foreign",
+                "store_key_mismatch",
+                "store_io",
+                "passphrase_empty",
+                "secret_tampered",
             ]
         );
     }
