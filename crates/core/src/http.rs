@@ -110,7 +110,7 @@ impl ProxySettings {
             let proxy = proxy.map_err(|error| Error::invalid_input("proxy", error.to_string()))?;
             // basic_auth percent-encodes nothing itself: it sends the pair in a header, so
             // credentials with ':' or '@' work (python-o365 broke on them).
-            Ok(match (&self.username, &self.password) {
+            Ok::<_, Error>(match (&self.username, &self.password) {
                 (Some(user), Some(password)) => proxy.basic_auth(user, password.expose()),
                 (Some(user), None) => proxy.basic_auth(user, ""),
                 _ => proxy,

@@ -400,6 +400,20 @@ impl MsalCache {
         }
     }
 
+    /// Keeps only the entries of a credential section for which `keep` is true; entries that
+    /// do not read as credentials are kept untouched.
+    pub fn retain_credentials(
+        &mut self,
+        section: &'static str,
+        mut keep: impl FnMut(&CredentialEntry) -> bool,
+    ) {
+        if let Some(Value::Object(entries)) = self.sections.get_mut(section) {
+            entries.retain(|_, value| {
+                CredentialEntry::deserialize(&*value).map_or(true, |entry| keep(&entry))
+            });
+        }
+    }
+
     /// Removes an account and every token that belongs to it (python-o365's `remove_data`).
     /// Returns how many entries went.
     pub fn remove_account(&mut self, home_account_id: &str) -> usize {

@@ -7,7 +7,9 @@
 //! into what is stored now, and [`TokenBackend::lock_refresh`] lets processes take turns
 //! refreshing (python-o365's `should_refresh_token` hook, made a lock).
 
+mod file;
 mod memory;
+mod msal_mapping;
 
 use futures_util::future::BoxFuture;
 
@@ -15,6 +17,7 @@ use crate::error::Result;
 use crate::scopes::Scopes;
 use crate::token::{AccountIdentity, TokenSet};
 
+pub use file::{DEFAULT_FILE_NAME, FileBackend};
 pub use memory::MemoryBackend;
 
 /// Which app and authority tokens belong to: MSAL keys its cache the same way (`client_id`,

@@ -94,10 +94,10 @@ pub enum Error {
     #[error("Cancelled.")]
     Cancelled,
 
-    /// A token file or store could not be read or written; `path` says which, `reason` why.
-    /// Nothing was overwritten.
-    #[error("Token storage {path}: {reason}")]
-    Storage { path: String, reason: String },
+    /// A token file (python-o365/MSAL format) could not be read or written; `path` says
+    /// which, `reason` why. Nothing was overwritten.
+    #[error("Token file {path}: {reason}")]
+    TokenFile { path: String, reason: String },
 
     /// Nothing is stored for this account name (or no account at all when `name` is empty).
     #[error("{}", no_account_message(.name))]
@@ -206,7 +206,7 @@ impl Error {
             Error::InvalidInput { .. } => "invalid_input",
             Error::StateMismatch => "state_mismatch",
             Error::NoAccount { .. } => "no_account",
-            Error::Storage { .. } => "storage",
+            Error::TokenFile { .. } => "token_file",
             Error::Api(_) => "api_error",
             Error::StoreCorrupt { .. } => "store_corrupt",
             Error::StoreForeign { .. } => "store_foreign",
@@ -238,7 +238,7 @@ impl Error {
             | Error::InvalidInput { .. }
             | Error::StateMismatch
             | Error::NoAccount { .. }
-            | Error::Storage { .. }
+            | Error::TokenFile { .. }
             | Error::StoreCorrupt { .. }
             | Error::StoreForeign { .. }
             | Error::StoreKeyMismatch { .. }
@@ -269,7 +269,7 @@ impl Error {
             | Error::Cancelled
             | Error::InvalidInput { .. }
             | Error::NoAccount { .. }
-            | Error::Storage { .. }
+            | Error::TokenFile { .. }
             | Error::StoreCorrupt { .. }
             | Error::StoreForeign { .. }
             | Error::StoreKeyMismatch { .. }
@@ -356,7 +356,10 @@ mod tests {
             Error::StateMismatch,
             Error::Api(detail()),
             Error::NoAccount { name: "x".into() },
-            Error::Storage { path: "p".into(), reason: "r".into() },
+            Error::TokenFile {
+                path: "p".into(),
+                reason: "r".into(),
+            },
             Error::StoreCorrupt {
                 path: "/s".into(),
                 reason: "not SQLite".into(),
@@ -395,7 +398,7 @@ mod tests {
                 "state_mismatch",
                 "api_error",
                 "no_account",
-                "storage",
+                "token_file",
                 "store_corrupt",
                 "store_foreign",
                 "store_key_mismatch",

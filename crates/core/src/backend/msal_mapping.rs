@@ -1,0 +1,291 @@
+//! Accounts and tokens in MSAL's unified cache ([`MsalCache`]), the format python-o365 ≥ 2.1 and
+//! every MSAL library read and write: one Account entry per user, one AccessToken per scope
+//! set, one RefreshToken per user and app, the raw IdToken, and AppMetadata.
+
+use serde_json::{Map, Value};
+
+use super::{AppKey, StoredAccount, best_token};
+use crate::msal_cache::{
+    ACCESS_TOKEN, AccountEntry, CredentialEntry, ID_TOKEN, MsalCache, REFRESH_TOKEN, keys,
+};
+use crate::scopes::Scopes;
+use crate::secret::Secret;
+use crate::token::{AccountIdentity, ClientInfo, IdTokenClaims, TokenSet, now_unix};
+
+fn epoch_string(seconds: i64) -> Value {
+    Value::String(seconds.to_string())
+}
+
+fn epoch_of(entry: &CredentialEntry, field: &str) -> Option<i64> {
+    entry.extra.get(field)?.as_str()?.parse().ok()
+}
+
+fn belongs_to_app(entry: &CredentialEntry, app: &AppKey) -> bool {
+    entry.client_id.eq_ignore_ascii_case(&app.client_id)
+        && entry.environment.eq_ignore_ascii_case(&app.environment)
+}
+
+fn is_app_only(entry: &CredentialEntry) -> bool {
+    entry.home_account_id.as_deref().is_none_or(str::is_empty)
+}
+
+/// Every identity with tokens of `app`: users from their Account entries (in file order), then
+/// app-only tokens as the app's own identity.
+pub(crate) fn identities(cache: &MsalCache, app: &AppKey) -> Vec<AccountIdentity> {
+    let credentials: Vec<CredentialEntry> = [ACCESS_TOKEN, REFRESH_TOKEN, ID_TOKEN]
+        .into_iter()
+        .flat_map(|section| cache.credentials(section).unwrap_or_default())
+        .filter(|entry| belongs_to_app(entry, app))
+        .collect();
+    let mut found: Vec<AccountIdentity> = Vec::new();
+    for account in cache.accounts().unwrap_or_default() {
+        let has_tokens = credentials.iter().any(|entry| {
+            entry.home_account_id.as_deref() == Some(account.home_account_id.as_str())
+        });
+        let known = found
+            .iter()
+            .any(|identity| identity.home_account_id == account.home_account_id);
+        if has_tokens && !known && account.environment.eq_ignore_ascii_case(&app.environment) {
+            found.push(identity_of(&account));
+        }
+    }
+    for entry in credentials.iter().filter(|entry| is_app_only(entry)) {
+        let realm = entry.realm.clone().unwrap_or_else(|| app.realm.clone());
+        let identity = AccountIdentity::of_app(&app.client_id, &realm);
+        if !found
+            .iter()
+            .any(|known| known.home_account_id == identity.home_account_id)
+        {
+            found.push(identity);
+        }
+    }
+    found
+}
+
+fn identity_of(account: &AccountEntry) -> AccountIdentity {
+    let tenant_id = account
+        .home_account_id
+        .split_once('.')
+        .map(|(_, utid)| utid.to_owned())
+        .unwrap_or_else(|| account.realm.clone());
+    AccountIdentity {
+        home_account_id: account.home_account_id.clone(),
+        username: account.username.clone(),
+        display_name: account
+            .extra
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        tenant_id,
+        local_account_id: Some(account.local_account_id.clone()).filter(|id| !id.is_empty()),
+    }
+}
+
+/// The account named `name` with its best token for `scopes`.
+pub(crate) fn load(
+    cache: &MsalCache,
+    app: &AppKey,
+    name: &str,
+    scopes: Option<&Scopes>,
+) -> Option<StoredAccount> {
+    let identity = identities(cache, app)
+        .into_iter()
+        .find(|identity| identity.is_named(name))?;
+    let home = (!identity.is_app()).then_some(identity.home_account_id.as_str());
+    let mine = |entry: &CredentialEntry| {
+        belongs_to_app(entry, app)
+            && match home {
+                Some(home) => entry.home_account_id.as_deref() == Some(home),
+                None => is_app_only(entry),
+            }
+    };
+    let refresh_token = cache
+        .credentials(REFRESH_TOKEN)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|entry| mine(entry))
+        .max_by_key(|entry| epoch_of(entry, "last_modification_time").unwrap_or(0))
+        .map(|entry| Secret::new(entry.secret));
+    let id_token = cache
+        .credentials(ID_TOKEN)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|entry| mine(entry))
+        .map(|entry| Secret::new(entry.secret));
+    let id_token_claims = id_token
+        .as_ref()
+        .and_then(|token| IdTokenClaims::decode(token).ok());
+    let client_info = home
+        .and_then(|home| home.split_once('.'))
+        .map(|(uid, utid)| ClientInfo {
+            uid: uid.to_owned(),
+            utid: utid.to_owned(),
+        });
+    let template = TokenSet {
+        access_token: Secret::default(),
+        token_type: "Bearer".to_owned(),
+        refresh_token,
+        id_token,
+        id_token_claims,
+        client_info,
+        scopes: Scopes::default(),
+        obtained_at: 0,
+        expires_at: 0,
+        ext_expires_at: None,
+        refresh_on: None,
+    };
+    let candidates: Vec<TokenSet> = cache
+        .credentials(ACCESS_TOKEN)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|entry| mine(entry))
+        .map(|entry| TokenSet {
+            access_token: Secret::new(entry.secret.as_str()),
+            scopes: Scopes::from_granted(entry.target.as_deref().unwrap_or_default()),
+            obtained_at: epoch_of(&entry, "cached_at").unwrap_or(0),
+            expires_at: epoch_of(&entry, "expires_on").unwrap_or(0),
+            ext_expires_at: epoch_of(&entry, "extended_expires_on"),
+            refresh_on: epoch_of(&entry, "refresh_on"),
+            ..template.clone()
+        })
+        .collect();
+    // Only a refresh token left (MSAL purges expired access tokens): an expired, empty access
+    // token makes the caller refresh.
+    let tokens = best_token(&candidates, scopes)
+        .cloned()
+        .or_else(|| template.refresh_token.is_some().then_some(template))?;
+    Some(StoredAccount { identity, tokens })
+}
+
+/// Writes one account's tokens the way MSAL would after this token answer.
+pub(crate) fn save(
+    cache: &mut MsalCache,
+    app: &AppKey,
+    identity: &AccountIdentity,
+    tokens: &TokenSet,
+) {
+    let home = (!identity.is_app()).then(|| identity.home_account_id.clone());
+    let realm = if identity.is_app() {
+        identity.tenant_id.clone()
+    } else {
+        app.realm.clone()
+    };
+    let target = keys::target(tokens.scopes.as_slice());
+    let now = now_unix();
+    if let Some(home) = &home {
+        let mut extra = Map::new();
+        extra.insert(
+            "account_source".into(),
+            Value::String("authorization_code".into()),
+        );
+        if let Some(name) = &identity.display_name {
+            extra.insert("name".into(), Value::String(name.clone()));
+        }
+        // An existing entry keeps its extra fields (other tools' additions).
+        let existing = cache
+            .accounts()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|account| account.home_account_id == *home && account.realm == realm);
+        let extra = existing.map(|account| account.extra).unwrap_or(extra);
+        cache.upsert_account(AccountEntry {
+            home_account_id: home.clone(),
+            environment: app.environment.clone(),
+            realm: realm.clone(),
+            local_account_id: identity.local_account_id.clone().unwrap_or_default(),
+            username: identity.username.clone(),
+            authority_type: "MSSTS".into(),
+            extra,
+        });
+    }
+    let mut at_extra = Map::new();
+    at_extra.insert(
+        "token_type".into(),
+        Value::String(tokens.token_type.clone()),
+    );
+    at_extra.insert("cached_at".into(), epoch_string(tokens.obtained_at));
+    at_extra.insert("expires_on".into(), epoch_string(tokens.expires_at));
+    at_extra.insert(
+        "extended_expires_on".into(),
+        epoch_string(tokens.ext_expires_at.unwrap_or(tokens.expires_at)),
+    );
+    if let Some(refresh_on) = tokens.refresh_on {
+        at_extra.insert("refresh_on".into(), epoch_string(refresh_on));
+    }
+    cache.upsert_credential(CredentialEntry {
+        credential_type: ACCESS_TOKEN.into(),
+        secret: tokens.access_token.expose().to_owned(),
+        home_account_id: home.clone(),
+        environment: app.environment.clone(),
+        client_id: app.client_id.clone(),
+        target: Some(target.clone()),
+        realm: Some(realm.clone()),
+        extra: at_extra,
+    });
+    if let (Some(home), Some(refresh_token)) = (&home, &tokens.refresh_token) {
+        // One refresh token per user and app: a rotated one replaces every older entry.
+        cache.retain_credentials(REFRESH_TOKEN, |entry| {
+            !(entry.home_account_id.as_deref() == Some(home.as_str()) && belongs_to_app(entry, app))
+        });
+        let mut extra = Map::new();
+        extra.insert("last_modification_time".into(), epoch_string(now));
+        cache.upsert_credential(CredentialEntry {
+            credential_type: REFRESH_TOKEN.into(),
+            secret: refresh_token.expose().to_owned(),
+            home_account_id: Some(home.clone()),
+            environment: app.environment.clone(),
+            client_id: app.client_id.clone(),
+            target: Some(target),
+            realm: None,
+            extra,
+        });
+    }
+    if let (Some(home), Some(id_token)) = (&home, &tokens.id_token) {
+        cache.upsert_credential(CredentialEntry {
+            credential_type: ID_TOKEN.into(),
+            secret: id_token.expose().to_owned(),
+            home_account_id: Some(home.clone()),
+            environment: app.environment.clone(),
+            client_id: app.client_id.clone(),
+            target: None,
+            realm: Some(realm),
+            extra: Map::new(),
+        });
+    }
+}
+
+/// Removes the account's tokens for `app` (and its Account entry when no other app has tokens
+/// for it). `false` when nothing matched.
+pub(crate) fn remove(cache: &mut MsalCache, app: &AppKey, name: &str) -> bool {
+    let Some(identity) = identities(cache, app)
+        .into_iter()
+        .find(|identity| identity.is_named(name))
+    else {
+        return false;
+    };
+    let home = (!identity.is_app()).then_some(identity.home_account_id);
+    for section in [ACCESS_TOKEN, REFRESH_TOKEN, ID_TOKEN] {
+        cache.retain_credentials(section, |entry| {
+            let same_owner = match &home {
+                Some(home) => entry.home_account_id.as_deref() == Some(home.as_str()),
+                None => is_app_only(entry),
+            };
+            !(same_owner && belongs_to_app(entry, app))
+        });
+    }
+    if let Some(home) = home {
+        let still_used = [ACCESS_TOKEN, REFRESH_TOKEN, ID_TOKEN]
+            .into_iter()
+            .any(|section| {
+                cache
+                    .credentials(section)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|entry| entry.home_account_id.as_deref() == Some(home.as_str()))
+            });
+        if !still_used {
+            cache.remove_account(&home);
+        }
+    }
+    true
+}
