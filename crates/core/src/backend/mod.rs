@@ -7,6 +7,7 @@
 //! into what is stored now, and [`TokenBackend::lock_refresh`] lets processes take turns
 //! refreshing (python-o365's `should_refresh_token` hook, made a lock).
 
+mod env;
 mod file;
 mod memory;
 mod msal_mapping;
@@ -17,6 +18,7 @@ use crate::error::Result;
 use crate::scopes::Scopes;
 use crate::token::{AccountIdentity, TokenSet};
 
+pub use env::{DEFAULT_VARIABLE, EnvBackend};
 pub use file::{DEFAULT_FILE_NAME, FileBackend};
 pub use memory::MemoryBackend;
 
