@@ -1,5 +1,42 @@
-//! The token store. Today: how secrets are sealed at rest and where the sealing key lives;
-//! the SQLite schema arrives with the store issue.
+//! The token store: one SQLite database (through sqlx) holding app registrations, accounts,
+//! tokens, pending sign-ins and the audit log, with every secret sealed under a data key kept
+//! in the OS keyring (or derived from a passphrase the user chose).
+//!
+//! Modules, one job each:
+//! - [`seal`]: XChaCha20-Poly1305 with `<table>:<row id>:<column>` as associated data.
+//! - [`key`]: the data key, its keyring entry, the Argon2id passphrase option.
+//! - `db`: [`Store::open`] (checks a file before touching it, pragmas, migrations, unlocking),
+//!   [`Store::set_aside`] for a corrupt or foreign file.
+//! - `owner`: [`Store::try_become_owner`], which process owns refreshing.
+//! - [`apps`], [`accounts`], [`tokens`], [`pending`], [`audit`]: one repository per table,
+//!   reached as `store.apps()`, `store.accounts()`, ...
+//! - `index`: [`Store::valid_access_token`], the in-memory index of sealed access tokens.
+//! - `backend`: [`StoreBackend`], the store as a [`crate::backend::TokenBackend`].
+//!
+//! Invariants: secrets are sealed before they reach SQL (nothing secret in the file, its WAL
+//! or its shared memory); a refresh writes the rotated refresh token, the access token and the
+//! account status in one transaction ([`tokens::Tokens::save`]); a file that is not our store
+//! is reported and never modified or replaced.
+//!
+//! Hooks for later work: python-o365/MSAL import and export write accounts with
+//! [`accounts::AccountSource::Import`] and registrations with [`apps::AppSource::Import`]
+//! through [`tokens::Tokens::save`]; the crash test kills a process inside `Tokens::save`;
+//! benchmarks time `Store::open`, `valid_access_token` and `Tokens::save`.
 
+pub mod accounts;
+pub mod apps;
+pub mod audit;
+mod backend;
+mod db;
+mod index;
 pub mod key;
+mod owner;
+pub mod pending;
 pub mod seal;
+mod sql;
+pub mod tokens;
+
+pub use backend::{LEASE_TTL_SECS, LEASE_WAIT, StoreBackend};
+pub use db::{APPLICATION_ID, KeySource, Store, StoreOptions, default_path};
+pub use index::CachedToken;
+pub use owner::{Owner, Ownership};

@@ -1,0 +1,183 @@
+//! The in-memory index of access tokens: account id → its access tokens, still SEALED, with
+//! their scopes and expiry. [`Store::valid_access_token`] answers from it without reading a
+//! table; only the chosen token is opened (one XChaCha20-Poly1305 decryption, microseconds).
+//!
+//! Why sealed: the daemon may hold 10,000 accounts; keeping every access token in the clear in
+//! its memory for hours would put them all in core dumps and swap for no gain, since opening
+//! one costs far less than the lookup budget. Plaintext exists only in the `Secret` handed out.
+//!
+//! Freshness: the index is dropped on every write made through this `Store` (the writers call
+//! [`TokenIndex::forget`] / [`TokenIndex::clear`]), and before each lookup the store reads
+//! `PRAGMA data_version` on a connection of its own: SQLite changes that number whenever any
+//! other connection, in this process or another, commits. A changed number empties the index.
+//! That pragma reads the WAL index in shared memory, not a table.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use sqlx::Row;
+
+use super::db::Store;
+use super::sql::sql_error;
+use super::tokens::access_context;
+use crate::error::{Error, Result};
+use crate::scopes::Scopes;
+use crate::secret::Secret;
+
+#[derive(Debug, Clone)]
+struct IndexedToken {
+    scope_key: String,
+    scopes: Scopes,
+    token_type: String,
+    expires_at: i64,
+    sealed: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    data_version: Option<i64>,
+    accounts: HashMap<String, Vec<IndexedToken>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct TokenIndex {
+    state: Mutex<State>,
+}
+
+impl TokenIndex {
+    fn with<T>(&self, action: impl FnOnce(&mut State) -> T) -> T {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        action(&mut state)
+    }
+
+    /// Drops one account's entries (its tokens were written or removed).
+    pub(crate) fn forget(&self, account_id: &str) {
+        self.with(|state| {
+            state.accounts.remove(account_id);
+            state.data_version = None;
+        });
+    }
+
+    /// Drops everything.
+    pub(crate) fn clear(&self) {
+        self.with(|state| {
+            state.accounts.clear();
+            state.data_version = None;
+        });
+    }
+
+    /// How many accounts are indexed (for tests and the benchmarks).
+    pub(crate) fn len(&self) -> usize {
+        self.with(|state| state.accounts.len())
+    }
+}
+
+/// An access token from the index: what a caller asking for a token needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedToken {
+    pub access_token: Secret,
+    pub token_type: String,
+    pub scopes: Scopes,
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// The newest access token of `account_id` that covers `scopes` (or, with none asked, the
+    /// newest) and is still valid at `now` plus `margin_secs`; `None` when there is none, and
+    /// the caller should refresh. Served from the in-memory index.
+    pub async fn valid_access_token(
+        &self,
+        account_id: &str,
+        scopes: Option<&Scopes>,
+        now: i64,
+        margin_secs: i64,
+    ) -> Result<Option<CachedToken>> {
+        let version = self.data_version().await?;
+        let index = &self.inner.index;
+        let cached = index.with(|state| {
+            if state.data_version != Some(version) {
+                state.accounts.clear();
+                state.data_version = Some(version);
+            }
+            state.accounts.get(account_id).cloned()
+        });
+        let entries = match cached {
+            Some(entries) => entries,
+            None => {
+                let entries = self.load_index_entries(account_id).await?;
+                index.with(|state| {
+                    if state.data_version == Some(version) {
+                        state
+                            .accounts
+                            .insert(account_id.to_owned(), entries.clone());
+                    }
+                });
+                entries
+            }
+        };
+        let wanted = scopes
+            .filter(|wanted| !wanted.is_empty())
+            .map(|wanted| wanted.clone().without_oidc_scopes());
+        let best = entries
+            .iter()
+            .filter(|entry| entry.expires_at > now.saturating_add(margin_secs))
+            .filter(|entry| {
+                wanted
+                    .as_ref()
+                    .is_none_or(|wanted| entry.scopes.covers(wanted))
+            })
+            .max_by_key(|entry| entry.expires_at);
+        let Some(best) = best else {
+            return Ok(None);
+        };
+        let access_token = self
+            .sealer()
+            .open(&best.sealed, &access_context(account_id, &best.scope_key))
+            .map_err(Error::Sealed)?;
+        Ok(Some(CachedToken {
+            access_token,
+            token_type: best.token_type.clone(),
+            scopes: best.scopes.clone(),
+            expires_at: best.expires_at,
+        }))
+    }
+
+    /// How many accounts the index holds now.
+    pub fn indexed_accounts(&self) -> usize {
+        self.inner.index.len()
+    }
+
+    async fn data_version(&self) -> Result<i64> {
+        let mut watch = self.inner.watch.lock().await;
+        sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&mut *watch)
+            .await
+            .map_err(sql_error)
+    }
+
+    async fn load_index_entries(&self, account_id: &str) -> Result<Vec<IndexedToken>> {
+        let rows = sqlx::query(
+            "SELECT scope_key, scopes, token_type, expires_at, access_token FROM tokens \
+             WHERE account_id = ?",
+        )
+        .bind(account_id)
+        .fetch_all(&self.inner.pool)
+        .await
+        .map_err(sql_error)?;
+        rows.iter()
+            .map(|row| {
+                let scopes: String = row.try_get("scopes").map_err(sql_error)?;
+                Ok(IndexedToken {
+                    scope_key: row.try_get("scope_key").map_err(sql_error)?,
+                    scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+                    token_type: row.try_get("token_type").map_err(sql_error)?,
+                    expires_at: row.try_get("expires_at").map_err(sql_error)?,
+                    sealed: row.try_get("access_token").map_err(sql_error)?,
+                })
+            })
+            .collect()
+    }
+}
