@@ -292,6 +292,7 @@ impl MsalCache {
     pub fn accounts(&self) -> Result<Vec<AccountEntry>, CacheFormatError> {
         self.section(ACCOUNT)
             .map(|(key, value)| {
+                entry_object(ACCOUNT, key, value)?;
                 AccountEntry::deserialize(value).map_err(|error| CacheFormatError::BadEntry {
                     section: ACCOUNT,
                     key: key.clone(),
@@ -307,6 +308,7 @@ impl MsalCache {
     ) -> Result<Vec<CredentialEntry>, CacheFormatError> {
         self.section(section)
             .map(|(key, value)| {
+                entry_object(section, key, value)?;
                 CredentialEntry::deserialize(value).map_err(|error| CacheFormatError::BadEntry {
                     section,
                     key: key.clone(),
@@ -429,6 +431,21 @@ impl MsalCache {
         }
         removed
     }
+}
+
+/// An entry must be an object. Checked before serde sees it, because serde's "invalid type"
+/// message quotes a string value, and a string in a credential section is most likely a token.
+/// Inside an object, fields that should be strings are never quoted by serde, and the others
+/// (numbers, booleans, lists) are no tokens.
+fn entry_object(section: &'static str, key: &str, value: &Value) -> Result<(), CacheFormatError> {
+    if value.is_object() {
+        return Ok(());
+    }
+    Err(CacheFormatError::BadEntry {
+        section,
+        key: key.to_owned(),
+        reason: format!("expected an object, found {}", json_kind(value)),
+    })
 }
 
 fn json_kind(value: &Value) -> &'static str {
@@ -659,6 +676,17 @@ mod tests {
         ));
         let bad = MsalCache::parse(r#"{"Account": {"k": {"username": 3}}}"#).unwrap_err();
         assert!(bad.to_string().contains("Account entry \"k\""), "{bad}");
+        let token = MsalCache::parse(r#"{"AccessToken": {"k": "eyJ-a-token-by-mistake"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            token.contains("expected an object, found a string"),
+            "{token}"
+        );
+        assert!(
+            !token.contains("eyJ"),
+            "the message never quotes the value: {token}"
+        );
         assert!(MsalCache::parse("  \n").expect("empty file").is_empty());
     }
 
