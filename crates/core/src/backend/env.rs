@@ -1,11 +1,17 @@
 //! python-o365's `EnvTokenBackend`: the MSAL cache JSON in an environment variable (default
 //! `O365TOKEN`), for containers and CI jobs that receive tokens that way.
 //!
-//! The variable is read once, when the backend is made; changes stay in this process's copy
-//! and [`EnvBackend::to_json`] gives the text to hand on. python-o365 writes `os.environ`,
-//! which no parent shell ever sees either; we do not write the environment at all, because
-//! changing it while other threads may read it is undefined behaviour (`set_var` is `unsafe`
-//! since Rust 2024).
+//! Process-local by nature: the variable is read once, when the backend is made; changes stay
+//! in this process's copy (behind a mutex) and [`EnvBackend::to_json`] gives the text to hand
+//! on. python-o365 writes `os.environ`, which no parent shell ever sees either; its only reach
+//! is a child process started later, which inherits the new value. We do not write the
+//! environment at all: `set_var` is `unsafe` since Rust 2024 because another thread may read
+//! the environment meanwhile (`getenv` in libc, in a DNS lookup or a TLS library), and a
+//! process-wide lock of ours cannot make those readers take it. A caller that starts a child
+//! passes the tokens on explicitly, `Command::env(DEFAULT_VARIABLE, backend.to_json())`,
+//! which changes only the child's environment.
+//!
+//! `lock_refresh` has nothing to coordinate with: no other process can see these tokens.
 
 use std::sync::Mutex;
 
@@ -31,8 +37,23 @@ impl EnvBackend {
     /// Reads `variable` (absent or empty = no tokens). A value that is not an MSAL cache is
     /// an error naming the variable, never its content.
     pub fn from_env(variable: &str) -> Result<Self> {
-        let text = std::env::var(variable).unwrap_or_default();
+        let text = match std::env::var(variable) {
+            Ok(text) => text,
+            Err(std::env::VarError::NotPresent) => String::new(),
+            // Not "no tokens": a save would then hand on a cache without what the variable held.
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::TokenFile {
+                    path: format!("${variable}"),
+                    reason: "the value is not UTF-8, so it is no MSAL token cache".into(),
+                });
+            }
+        };
         Self::from_text(variable, &text)
+    }
+
+    /// [`EnvBackend::from_env`] with python-o365's variable, `O365TOKEN`.
+    pub fn from_default_env() -> Result<Self> {
+        Self::from_env(DEFAULT_VARIABLE)
     }
 
     /// As [`EnvBackend::from_env`], from the variable's text.

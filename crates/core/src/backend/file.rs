@@ -44,6 +44,12 @@ impl FileBackend {
         &self.path
     }
 
+    /// The apps the file holds tokens for (python-o365 and MSAL files may hold several).
+    pub async fn apps(&self) -> Result<Vec<AppKey>> {
+        self.blocking(|file| Ok(msal_mapping::apps(&file.read()?)))
+            .await
+    }
+
     fn storage_error(&self, reason: impl Into<String>) -> Error {
         Error::TokenFile {
             path: self.path.display().to_string(),
@@ -94,12 +100,19 @@ impl FileBackend {
         Ok(file)
     }
 
-    /// Lock, re-read, change, write atomically. `change` returns what to give back.
+    /// Lock, re-read, change, write atomically. `change` returns what to give back. A file
+    /// that does not read is an error here too, before anything is written: it is never
+    /// replaced by what this process knows.
     fn update<T>(&self, change: impl FnOnce(&mut MsalCache) -> T) -> Result<T> {
         let _lock = self.lock(".lock")?;
         let mut cache = self.read()?;
+        let before = cache.clone();
         let outcome = change(&mut cache);
-        self.write(&cache)?;
+        // Nothing changed (removing an unknown account, clearing an empty file): leave the file
+        // as it is rather than create or rewrite it, as python-o365's dirty flag does.
+        if cache != before {
+            self.write(&cache)?;
+        }
         Ok(outcome)
     }
 
@@ -362,5 +375,413 @@ mod tests {
             .unwrap();
         assert_eq!(loaded.tokens.access_token.expose(), "at-old");
         assert!(format!("{backend:?} {loaded:?}").find("at-old").is_none());
+    }
+
+    const FIXTURE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/msal-1.39.0-two-users-and-app.json"
+    ));
+    const FIXTURE_CLIENT: &str = "9b3c1a2e-5a1e-4f0e-9d7a-0c8f2f7a1b11";
+
+    fn fixture_app() -> AppKey {
+        AppKey {
+            client_id: FIXTURE_CLIENT.into(),
+            environment: "login.microsoftonline.com".into(),
+            realm: "common".into(),
+        }
+    }
+
+    fn entries(text: &str) -> serde_json::Map<String, serde_json::Value> {
+        let serde_json::Value::Object(sections) = serde_json::from_str(text).unwrap() else {
+            panic!("a cache is an object");
+        };
+        sections
+    }
+
+    /// Captures what a tracing subscriber prints.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_msal_wrote_loads_and_keeps_every_other_entry_when_one_account_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = FileBackend::in_directory(dir.path());
+        // What we write is what MSAL writes: the fixture goes through parse and back unchanged.
+        assert_eq!(MsalCache::parse(FIXTURE).unwrap().to_json(), FIXTURE);
+        // Fields and sections other tools add survive our rewrite.
+        let mut document = entries(FIXTURE);
+        document["Account"]
+            .as_object_mut()
+            .unwrap()
+            .values_mut()
+            .for_each(|account| {
+                account["future_field"] = serde_json::json!([1, 2]);
+            });
+        document.insert(
+            "FutureSection".into(),
+            serde_json::json!({"x": {"kept": true}}),
+        );
+        let original = MsalCache::parse(&serde_json::Value::Object(document).to_string())
+            .unwrap()
+            .to_json();
+        std::fs::write(backend.path(), &original).unwrap();
+
+        let app = fixture_app();
+        let names: Vec<String> = backend
+            .accounts(&app)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|identity| identity.username)
+            .collect();
+        let app_only = AccountIdentity::of_app(FIXTURE_CLIENT, "contoso.onmicrosoft.com");
+        assert_eq!(
+            names,
+            [
+                "Alice@Contoso.com",
+                "bob@contoso.com",
+                app_only.username.as_str()
+            ]
+        );
+        let alice = backend
+            .load(&app, "alice@contoso.com", None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            alice.identity.home_account_id,
+            "00000000-0000-0000-0000-00000000a11c.72f988bf-86f1-41af-91ab-2d7cd011db47"
+        );
+        assert_eq!(
+            alice.identity.local_account_id.as_deref(),
+            Some("00000000-0000-0000-0000-00000000a11c")
+        );
+        assert_eq!(
+            alice.tokens.access_token.expose(),
+            "at-00000000-0000-0000-0000-00000000a11c"
+        );
+        assert_eq!(alice.tokens.expires_at, 1_795_359_741);
+        assert_eq!(alice.tokens.obtained_at, 1_795_356_142);
+        assert!(alice.tokens.id_token.is_some());
+        assert!(alice.tokens.id_token_claims.is_some());
+        assert_eq!(
+            alice
+                .tokens
+                .client_info
+                .as_ref()
+                .map(|info| info.utid.as_str()),
+            Some("72f988bf-86f1-41af-91ab-2d7cd011db47")
+        );
+        let app_tokens = backend
+            .load(&app, &app_only.username, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(app_tokens.identity, app_only);
+        assert_eq!(app_tokens.tokens.access_token.expose(), "at-app-only");
+        assert!(app_tokens.tokens.refresh_token.is_none());
+
+        // A refresh of alice's mail token rewrites her entries only.
+        let mut refreshed = alice.tokens.clone();
+        refreshed.access_token = crate::secret::Secret::new("at-alice-2");
+        refreshed.expires_at = 1_795_363_341;
+        backend
+            .save(&app, &alice.identity, &refreshed)
+            .await
+            .unwrap();
+        let written = std::fs::read_to_string(backend.path()).unwrap();
+        assert_eq!(
+            MsalCache::parse(&written).unwrap().to_json(),
+            written,
+            "what we write reads back identically"
+        );
+        let (before, after) = (entries(&original), entries(&written));
+        assert_eq!(after["FutureSection"], before["FutureSection"]);
+        for (section, old) in &before {
+            for (key, entry) in old.as_object().unwrap() {
+                let new = &after[section][key];
+                if entry["home_account_id"].as_str() == Some(&alice.identity.home_account_id) {
+                    continue;
+                }
+                assert_eq!(new, entry, "{section} {key} untouched");
+            }
+        }
+        let alice_account = after["Account"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|account| account["username"] == "Alice@Contoso.com")
+            .unwrap();
+        assert_eq!(alice_account["future_field"], serde_json::json!([1, 2]));
+        assert_eq!(alice_account["account_source"], "authorization_code");
+        let reloaded = backend
+            .load(&app, "alice@contoso.com", None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(reloaded.tokens.access_token.expose(), "at-alice-2");
+        assert_eq!(
+            reloaded.tokens.refresh_token.as_ref().map(|rt| rt.expose()),
+            Some("0.rt-00000000-0000-0000-0000-00000000a11c")
+        );
+    }
+
+    #[tokio::test]
+    async fn app_only_tokens_are_keyed_without_an_account_one_per_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = FileBackend::in_directory(dir.path());
+        let app = contract::app();
+        let (contoso, fabrikam) = (
+            AccountIdentity::of_app(&app.client_id, "contoso.onmicrosoft.com"),
+            AccountIdentity::of_app(&app.client_id, "fabrikam.onmicrosoft.com"),
+        );
+        for (identity, token) in [(&contoso, "at-contoso"), (&fabrikam, "at-fabrikam")] {
+            let tokens =
+                contract::tokens(token, None, "https://graph.microsoft.com/.default", 9_999);
+            backend.save(&app, identity, &tokens).await.unwrap();
+        }
+        let written = entries(&std::fs::read_to_string(backend.path()).unwrap());
+        let keys: Vec<&String> = written["AccessToken"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "-login.microsoftonline.com-accesstoken-client-1-contoso.onmicrosoft.com-https://graph.microsoft.com/.default",
+                "-login.microsoftonline.com-accesstoken-client-1-fabrikam.onmicrosoft.com-https://graph.microsoft.com/.default",
+            ],
+            "MSAL's app-only keys: an empty home account id"
+        );
+        assert!(written["AccessToken"][keys[0]]["home_account_id"].is_null());
+        assert!(written.get("Account").is_none(), "an app is no account");
+        assert_eq!(
+            backend.accounts(&app).await.unwrap(),
+            [contoso.clone(), fabrikam.clone()]
+        );
+        let loaded = backend
+            .load(&app, &fabrikam.username, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(loaded.tokens.access_token.expose(), "at-fabrikam");
+        assert!(backend.remove(&app, &contoso.username).await.unwrap());
+        assert_eq!(backend.accounts(&app).await.unwrap(), [fabrikam]);
+    }
+
+    #[tokio::test]
+    async fn load_reads_the_file_again_every_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (reader, writer) = (
+            FileBackend::in_directory(dir.path()),
+            FileBackend::in_directory(dir.path()),
+        );
+        let app = contract::app();
+        let alice = contract::identity("alice");
+        let scopes = "https://graph.microsoft.com/User.Read";
+        writer
+            .save(
+                &app,
+                &alice,
+                &contract::tokens("at-1", Some("rt-1"), scopes, 9_000),
+            )
+            .await
+            .unwrap();
+        let first = reader.load(&app, "alice@contoso.com", None).await.unwrap();
+        assert_eq!(first.unwrap().tokens.access_token.expose(), "at-1");
+        // Another process refreshed meanwhile.
+        writer
+            .save(
+                &app,
+                &alice,
+                &contract::tokens("at-2", Some("rt-2"), scopes, 9_999),
+            )
+            .await
+            .unwrap();
+        let second = reader
+            .load(&app, "alice@contoso.com", None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.tokens.access_token.expose(), "at-2");
+        assert_eq!(second.tokens.refresh_token.unwrap().expose(), "rt-2");
+        std::fs::remove_file(writer.path()).unwrap();
+        assert!(
+            reader
+                .load(&app, "alice@contoso.com", None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(!reader.has_data().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn writes_replace_the_file_through_a_private_temporary_and_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = FileBackend::new(dir.path().join("nested/tokens.json"));
+        let app = contract::app();
+        // Nothing to change: no file is created (python-o365's dirty flag does the same).
+        assert!(!backend.remove(&app, "nobody").await.unwrap());
+        backend.clear(&app).await.unwrap();
+        assert!(!backend.path().exists());
+
+        let tokens = contract::tokens(
+            "at-1",
+            Some("rt-1"),
+            "https://graph.microsoft.com/User.Read",
+            9_999,
+        );
+        backend
+            .save(&app, &contract::identity("alice"), &tokens)
+            .await
+            .unwrap();
+        let inode =
+            |path: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap());
+        let first = inode(backend.path());
+        backend
+            .save(&app, &contract::identity("bob"), &tokens)
+            .await
+            .unwrap();
+        assert_ne!(
+            inode(backend.path()),
+            first,
+            "replaced by rename, never truncated in place"
+        );
+        drop(
+            backend
+                .lock_refresh(&app, "alice@contoso.com")
+                .await
+                .unwrap(),
+        );
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join("nested"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "tokens.json",
+                "tokens.json.lock",
+                "tokens.json.refresh.lock"
+            ],
+            "no temporary file is left"
+        );
+        for name in &names {
+            let mode = std::fs::metadata(dir.path().join("nested").join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{name} is private");
+        }
+    }
+
+    #[test]
+    fn tightening_a_readable_file_is_logged_as_a_warning_without_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = FileBackend::in_directory(dir.path());
+        std::fs::write(backend.path(), "").unwrap();
+        std::fs::set_permissions(backend.path(), std::fs::Permissions::from_mode(0o640)).unwrap();
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let tokens = contract::tokens(
+            "at-secret-log",
+            Some("rt-secret-log"),
+            "https://graph.microsoft.com/User.Read",
+            9_999,
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            backend
+                .update(|cache| {
+                    msal_mapping::save(
+                        cache,
+                        &contract::app(),
+                        &contract::identity("alice"),
+                        &tokens,
+                    )
+                })
+                .unwrap();
+        });
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("WARN"), "{log}");
+        assert!(
+            log.contains("o365_token.txt") && log.contains("0600"),
+            "{log}"
+        );
+        assert!(!log.contains("secret-log"), "{log}");
+        let mode = std::fs::metadata(backend.path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[tokio::test]
+    async fn a_file_that_does_not_read_is_never_changed_and_no_token_shows_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = FileBackend::in_directory(dir.path());
+        let app = contract::app();
+        let who = contract::identity("alice");
+        let tokens = contract::tokens(
+            "at-new-secret",
+            Some("rt-new-secret"),
+            "https://graph.microsoft.com/User.Read",
+            9_999,
+        );
+        for content in [
+            // Truncated mid-write by python-o365 (its writes are not atomic).
+            "{\n    \"AccessToken\": {\n        \"k\": {\n            \"secret\": \"eyJold-secret",
+            // A token where an entry belongs.
+            "{\"RefreshToken\": {\"k\": \"0.old-secret\"}}",
+            "{\"access_token\": \"old-secret\", \"refresh_token\": \"old-secret-rt\"}",
+        ] {
+            std::fs::write(backend.path(), content).unwrap();
+            let errors = [
+                backend.save(&app, &who, &tokens).await.unwrap_err(),
+                backend.remove(&app, "alice@contoso.com").await.unwrap_err(),
+                backend.clear(&app).await.unwrap_err(),
+                backend
+                    .load(&app, "alice@contoso.com", None)
+                    .await
+                    .unwrap_err(),
+                backend.has_data().await.unwrap_err(),
+            ];
+            for error in errors {
+                assert_eq!(error.code(), "token_file");
+                let shown = format!("{error} {error:?}");
+                assert!(
+                    shown.contains(&backend.path().display().to_string()),
+                    "{shown}"
+                );
+                assert!(!shown.contains("secret"), "no token in errors: {shown}");
+            }
+            assert_eq!(
+                std::fs::read(backend.path()).unwrap(),
+                content.as_bytes(),
+                "left byte for byte as it was"
+            );
+        }
+        std::fs::write(backend.path(), "").unwrap();
+        backend.save(&app, &who, &tokens).await.unwrap();
+        let loaded = backend
+            .load(&app, "alice@contoso.com", None)
+            .await
+            .unwrap()
+            .unwrap();
+        let shown = format!("{backend:?} {loaded:?}");
+        assert!(!shown.contains("new-secret"), "no token in Debug: {shown}");
     }
 }

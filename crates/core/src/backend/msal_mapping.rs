@@ -29,6 +29,21 @@ fn is_app_only(entry: &CredentialEntry) -> bool {
     entry.home_account_id.as_deref().is_none_or(str::is_empty)
 }
 
+/// Whether `entry` belongs to `identity` (of `app`). App-only tokens carry no account, only
+/// the tenant they were issued in (the realm): one app identity per tenant, as
+/// [`identities`] lists them, so a token for one tenant is never handed out for another.
+fn owned_by(entry: &CredentialEntry, app: &AppKey, identity: &AccountIdentity) -> bool {
+    if !belongs_to_app(entry, app) {
+        return false;
+    }
+    if identity.is_app() {
+        let realm = entry.realm.as_deref().unwrap_or(&app.realm);
+        is_app_only(entry) && realm.eq_ignore_ascii_case(&identity.tenant_id)
+    } else {
+        entry.home_account_id.as_deref() == Some(identity.home_account_id.as_str())
+    }
+}
+
 /// Every identity with tokens of `app`: users from their Account entries (in file order), then
 /// app-only tokens as the app's own identity.
 pub(crate) fn identities(cache: &MsalCache, app: &AppKey) -> Vec<AccountIdentity> {
@@ -92,13 +107,7 @@ pub(crate) fn load(
         .into_iter()
         .find(|identity| identity.is_named(name))?;
     let home = (!identity.is_app()).then_some(identity.home_account_id.as_str());
-    let mine = |entry: &CredentialEntry| {
-        belongs_to_app(entry, app)
-            && match home {
-                Some(home) => entry.home_account_id.as_deref() == Some(home),
-                None => is_app_only(entry),
-            }
-    };
+    let mine = |entry: &CredentialEntry| owned_by(entry, app, &identity);
     let refresh_token = cache
         .credentials(REFRESH_TOKEN)
         .unwrap_or_default()
@@ -154,6 +163,16 @@ pub(crate) fn load(
     let tokens = best_token(&candidates, scopes)
         .cloned()
         .or_else(|| template.refresh_token.is_some().then_some(template))?;
+    // Files MSAL wrote have no name in the Account entry; MSAL itself takes it from the ID
+    // token.
+    let mut identity = identity;
+    if identity.display_name.is_none() {
+        identity.display_name = tokens
+            .id_token_claims
+            .as_ref()
+            .and_then(IdTokenClaims::display_name)
+            .map(str::to_owned);
+    }
     Some(StoredAccount { identity, tokens })
 }
 
@@ -173,21 +192,22 @@ pub(crate) fn save(
     let target = keys::target(tokens.scopes.as_slice());
     let now = now_unix();
     if let Some(home) = &home {
-        let mut extra = Map::new();
-        extra.insert(
-            "account_source".into(),
-            Value::String("authorization_code".into()),
-        );
-        if let Some(name) = &identity.display_name {
-            extra.insert("name".into(), Value::String(name.clone()));
-        }
-        // An existing entry keeps its extra fields (other tools' additions).
-        let existing = cache
+        // An existing entry keeps its extra fields (other tools' additions, the grant MSAL
+        // recorded in `account_source`); a new one says what MSAL would.
+        let mut extra = cache
             .accounts()
             .unwrap_or_default()
             .into_iter()
-            .find(|account| account.home_account_id == *home && account.realm == realm);
-        let extra = existing.map(|account| account.extra).unwrap_or(extra);
+            .find(|account| account.home_account_id == *home && account.realm == realm)
+            .map(|account| account.extra)
+            .unwrap_or_default();
+        extra
+            .entry("account_source")
+            .or_insert_with(|| Value::String("authorization_code".into()));
+        // Not an MSAL field (MSAL reads the name from the ID token); MSAL keeps unknown fields.
+        if let Some(name) = &identity.display_name {
+            extra.insert("name".into(), Value::String(name.clone()));
+        }
         cache.upsert_account(AccountEntry {
             home_account_id: home.clone(),
             environment: app.environment.clone(),
@@ -263,16 +283,10 @@ pub(crate) fn remove(cache: &mut MsalCache, app: &AppKey, name: &str) -> bool {
     else {
         return false;
     };
-    let home = (!identity.is_app()).then_some(identity.home_account_id);
     for section in [ACCESS_TOKEN, REFRESH_TOKEN, ID_TOKEN] {
-        cache.retain_credentials(section, |entry| {
-            let same_owner = match &home {
-                Some(home) => entry.home_account_id.as_deref() == Some(home.as_str()),
-                None => is_app_only(entry),
-            };
-            !(same_owner && belongs_to_app(entry, app))
-        });
+        cache.retain_credentials(section, |entry| !owned_by(entry, app, &identity));
     }
+    let home = (!identity.is_app()).then_some(identity.home_account_id);
     if let Some(home) = home {
         let still_used = [ACCESS_TOKEN, REFRESH_TOKEN, ID_TOKEN]
             .into_iter()
@@ -288,4 +302,22 @@ pub(crate) fn remove(cache: &mut MsalCache, app: &AppKey, name: &str) -> bool {
         }
     }
     true
+}
+
+/// The apps a cache holds tokens for: distinct client id and environment, with the tenant
+/// segment of their first access or ID token (`common` when only refresh tokens are left).
+pub(crate) fn apps(cache: &MsalCache) -> Vec<AppKey> {
+    let mut found: Vec<AppKey> = Vec::new();
+    for section in [ACCESS_TOKEN, ID_TOKEN, REFRESH_TOKEN] {
+        for entry in cache.credentials(section).unwrap_or_default() {
+            if !found.iter().any(|app| belongs_to_app(&entry, app)) {
+                found.push(AppKey {
+                    realm: entry.realm.clone().unwrap_or_else(|| "common".to_owned()),
+                    client_id: entry.client_id,
+                    environment: entry.environment,
+                });
+            }
+        }
+    }
+    found
 }
