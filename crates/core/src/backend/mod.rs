@@ -11,6 +11,7 @@ mod env;
 mod file;
 mod memory;
 mod msal_mapping;
+mod transfer;
 
 use futures_util::future::BoxFuture;
 
@@ -21,6 +22,7 @@ use crate::token::{AccountIdentity, TokenSet};
 pub use env::{DEFAULT_VARIABLE, EnvBackend};
 pub use file::{DEFAULT_FILE_NAME, FileBackend};
 pub use memory::MemoryBackend;
+pub use transfer::copy_accounts;
 
 /// Which app and authority tokens belong to: MSAL keys its cache the same way (`client_id`,
 /// `environment` = authority host, `realm` = the authority's tenant segment).
