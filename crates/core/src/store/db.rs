@@ -149,7 +149,8 @@ pub(crate) struct Inner {
     pub(crate) index: TokenIndex,
     /// A connection of its own for `PRAGMA data_version`, which changes when any other
     /// connection (another process or this pool) commits.
-    pub(crate) watch: tokio::sync::Mutex<SqliteConnection>,
+    /// `None` once [`Store::close`] ran.
+    pub(crate) watch: tokio::sync::Mutex<Option<SqliteConnection>>,
     pub(crate) refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -221,7 +222,7 @@ impl Store {
                 store_id,
                 holder: uuid::Uuid::new_v4().to_string(),
                 index: TokenIndex::default(),
-                watch: tokio::sync::Mutex::new(watch),
+                watch: tokio::sync::Mutex::new(Some(watch)),
                 refresh_locks: Mutex::new(HashMap::new()),
             }),
         })
@@ -246,11 +247,13 @@ impl Store {
         &self.inner.sealer
     }
 
-    /// Closes every connection (a checkpoint runs when the last one closes).
+    /// Closes every connection (SQLite checkpoints the WAL into the file when the last one
+    /// closes). Every clone of this store is unusable afterwards.
     pub async fn close(&self) {
         self.inner.pool.close().await;
-        let mut watch = self.inner.watch.lock().await;
-        let _ = sqlx::query("SELECT 1").execute(&mut *watch).await;
+        if let Some(watch) = self.inner.watch.lock().await.take() {
+            let _ = watch.close().await;
+        }
     }
 
     /// Moves a corrupt or foreign store file (and its `-wal`/`-shm`) to

@@ -152,8 +152,13 @@ impl Store {
 
     async fn data_version(&self) -> Result<i64> {
         let mut watch = self.inner.watch.lock().await;
+        let Some(connection) = watch.as_mut() else {
+            return Err(Error::StoreIo {
+                message: "the store was closed".into(),
+            });
+        };
         sqlx::query_scalar("PRAGMA data_version")
-            .fetch_one(&mut *watch)
+            .fetch_one(connection)
             .await
             .map_err(sql_error)
     }
