@@ -11,7 +11,8 @@
 //! - [`protocol`]: Graph, Business Central and custom APIs: URLs, casing, time zone, keywords.
 //! - [`http`]: timeouts, proxy and TLS settings shared by every HTTP call.
 //! - [`msal_cache`]: MSAL's unified token-cache JSON (python-o365 ≥ 2.1 and MSAL files).
-//! - [`store`]: sealing secrets at rest and the store key in the OS keyring.
+//! - [`store`]: the SQLite token store (registrations, accounts, tokens, pending sign-ins, audit),
+//!   secrets sealed under a key in the OS keyring; [`store::StoreBackend`] is its `TokenBackend`.
 //! - [`flows`]: sign-in flows on the `oauth2` crate (auth code + PKCE, client credentials, password, device code, refresh).
 //! - [`account`]: python-o365's `Account`: users of one app, tokens kept fresh through a [`backend::TokenBackend`].
 //! - [`backend`]: where tokens live between runs (memory, environment, MSAL cache file; the store).
