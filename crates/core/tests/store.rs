@@ -963,7 +963,7 @@ fn without_a_keyring_the_store_refuses_to_open_and_says_how_to_get_one() {
     let message = error.to_string();
     assert!(message.contains("gnome-keyring"), "{message}");
     assert!(message.contains("passphrase"), "{message}");
-    // Nothing secret was written in the clear meanwhile: no key check, no key.
+    // The refusal left no key behind, so the user can still choose a passphrase for this file.
     let opened = runtime.block_on(async {
         tokio::time::timeout(
             Duration::from_secs(30),

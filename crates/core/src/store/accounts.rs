@@ -1,6 +1,6 @@
 //! Accounts: who signed in through which app, their state, and the sealed refresh and ID
 //! tokens (`accounts:<id>:refresh_token`, `accounts:<id>:id_token`). Tokens are written with
-//! the account in one transaction by [`super::Tokens::save`].
+//! the account in one transaction by [`super::tokens::Tokens::save`].
 
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -172,7 +172,7 @@ impl<'a> Accounts<'a> {
     }
 
     /// Records the outcome of a refresh that did not produce tokens (a success is recorded by
-    /// [`super::Tokens::save`] with the tokens).
+    /// [`super::tokens::Tokens::save`] with the tokens).
     pub async fn set_status(
         &self,
         id: &str,

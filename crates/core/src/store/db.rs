@@ -247,9 +247,13 @@ impl Store {
         &self.inner.sealer
     }
 
-    /// Closes every connection (SQLite checkpoints the WAL into the file when the last one
-    /// closes). Every clone of this store is unusable afterwards.
+    /// Copies the WAL into the database file and closes every connection. Every clone of this
+    /// store is unusable afterwards. (SQLite would checkpoint when the last connection closes,
+    /// but connections closing at once can each think another is still open.)
     pub async fn close(&self) {
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.inner.pool)
+            .await;
         self.inner.pool.close().await;
         if let Some(watch) = self.inner.watch.lock().await.take() {
             let _ = watch.close().await;
@@ -297,6 +301,12 @@ impl Store {
 pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     path.with_file_name(format!("{name}.{suffix}"))
+}
+
+/// `<db file name><suffix>`, as SQLite names its `-wal` and `-shm` files.
+fn sibling_raw(path: &Path, suffix: &str) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!("{name}{suffix}"))
 }
 
 fn prepare_directory(path: &Path) -> Result<()> {
@@ -400,7 +410,12 @@ async fn inspect(path: &Path) -> Result<()> {
         size => u64::from(size),
     };
     let (change_counter, page_count, valid_for) = (be32(24), be32(28), be32(92));
-    if change_counter == valid_for && page_count > 0 {
+    // With a WAL beside it the file may lag its header (a checkpoint cut short); SQLite then
+    // recovers from the WAL, and quick_check below reads through it.
+    let wal_len = std::fs::metadata(sibling_raw(path, "-wal"))
+        .map(|wal| wal.len())
+        .unwrap_or(0);
+    if change_counter == valid_for && page_count > 0 && wal_len == 0 {
         let expected = page_size * u64::from(page_count);
         if metadata.len() < expected {
             return Err(corrupt(format!(
