@@ -1,8 +1,9 @@
-//! A slice of Microsoft Graph on the emulator's host: `/me`, `/users` and `/me/messages`
-//! (v1.0 and beta), with bearer-token validation and Graph-shaped errors.
+//! A slice of Microsoft Graph on the emulator's host: `/me`, `/users`, `/users/{id}` and
+//! `/me/messages` (v1.0 and beta), with bearer-token validation and Graph-shaped errors.
+//! Sending mail is in `graph_mail`.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -32,7 +33,7 @@ pub struct GraphError {
 }
 
 impl GraphError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         GraphError {
             status,
             code,
@@ -55,7 +56,7 @@ impl GraphError {
         }
     }
 
-    fn render(self, state: &Shared, headers: &HeaderMap) -> Response {
+    pub(crate) fn render(self, state: &Shared, headers: &HeaderMap) -> Response {
         let request_id = Uuid::new_v4().to_string();
         let client_request_id = headers
             .get("client-request-id")
@@ -156,13 +157,13 @@ pub fn authenticate(state: &Shared, headers: &HeaderMap) -> Result<Caller, Graph
     Ok(Caller::User { oid, scopes })
 }
 
-fn has_any(granted: &[String], wanted: &[&str]) -> bool {
+pub(crate) fn has_any(granted: &[String], wanted: &[&str]) -> bool {
     granted
         .iter()
         .any(|g| wanted.iter().any(|w| g.eq_ignore_ascii_case(w)))
 }
 
-fn version(uri: &Uri) -> &'static str {
+pub(crate) fn version(uri: &Uri) -> &'static str {
     if uri.path().starts_with("/beta/") {
         "beta"
     } else {
@@ -170,7 +171,7 @@ fn version(uri: &Uri) -> &'static str {
     }
 }
 
-fn user_json(user: &User) -> Value {
+pub(crate) fn user_json(user: &User) -> Value {
     json!({
         "businessPhones": [],
         "displayName": user.config.display_name,
@@ -186,7 +187,7 @@ fn user_json(user: &User) -> Value {
     })
 }
 
-fn me_user<'a>(
+pub(crate) fn me_user<'a>(
     state: &'a Shared,
     caller: &Caller,
     wanted: &[&str],
@@ -218,7 +219,7 @@ fn me_user<'a>(
     }
 }
 
-const ME_SCOPES: &[&str] = &[
+pub(crate) const ME_SCOPES: &[&str] = &[
     "User.Read",
     "User.ReadWrite",
     "User.ReadBasic.All",
@@ -366,6 +367,92 @@ pub async fn users(
     })();
     match result {
         Ok(body) => Json(body).into_response(),
+        Err(error) => error.render(&state, &headers),
+    }
+}
+
+/// `GET /v1.0/users/{id | userPrincipalName}` (graph/api/user-get): the caller's own entry with
+/// any `/me` scope; anyone in the tenant with User.ReadBasic.All and up (delegated) or the
+/// User.Read.All/Directory.Read.All roles; 404 `Request_ResourceNotFound` for nobody there.
+pub async fn user(
+    State(state): State<AppState>,
+    uri: Uri,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = (|| {
+        let caller = authenticate(&state, &headers)?;
+        let (tenant, own, may_read_others) = match &caller {
+            Caller::User { oid, scopes } => {
+                if !has_any(scopes, ME_SCOPES) {
+                    return Err(GraphError::new(
+                        StatusCode::FORBIDDEN,
+                        "Authorization_RequestDenied",
+                        "Insufficient privileges to complete the operation.",
+                    ));
+                }
+                let tenant = state
+                    .dir
+                    .user(*oid)
+                    .map(|u| u.tenant_id)
+                    .unwrap_or_default();
+                let others = has_any(
+                    scopes,
+                    &[
+                        "User.ReadBasic.All",
+                        "User.Read.All",
+                        "User.ReadWrite.All",
+                        "Directory.Read.All",
+                        "Directory.ReadWrite.All",
+                        "Directory.AccessAsUser.All",
+                    ],
+                );
+                (tenant, Some(*oid), others)
+            }
+            Caller::App { tenant, roles } => {
+                let wanted = [
+                    "User.Read.All",
+                    "User.ReadWrite.All",
+                    "Directory.Read.All",
+                    "Directory.ReadWrite.All",
+                ];
+                (*tenant, None, has_any(roles, &wanted))
+            }
+        };
+        let found = state.dir.users_of(tenant).find(|u| {
+            u.oid.to_string().eq_ignore_ascii_case(&id) || u.username().eq_ignore_ascii_case(&id)
+        });
+        match found {
+            Some(user) if may_read_others || Some(user.oid) == own => Ok(user),
+            Some(_) => Err(GraphError::new(
+                StatusCode::FORBIDDEN,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            )),
+            None => Err(GraphError::new(
+                StatusCode::NOT_FOUND,
+                "Request_ResourceNotFound",
+                format!(
+                    "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+                ),
+            )),
+        }
+    })();
+    match result {
+        Ok(user) => {
+            let mut body = user_json(user);
+            if let Some(map) = body.as_object_mut() {
+                map.insert(
+                    "@odata.context".to_owned(),
+                    json!(format!(
+                        "{}/{}/$metadata#users/$entity",
+                        state.base_url,
+                        version(&uri)
+                    )),
+                );
+            }
+            Json(body).into_response()
+        }
         Err(error) => error.render(&state, &headers),
     }
 }

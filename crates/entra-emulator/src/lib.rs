@@ -29,6 +29,7 @@ pub mod faults;
 pub mod form;
 pub mod grants;
 pub mod graph;
+pub mod graph_mail;
 pub mod keys;
 pub mod sandbox;
 pub mod scopes;

@@ -17,7 +17,7 @@ use tower::ServiceExt;
 
 use crate::faults::ConnectionKill;
 use crate::state::AppState;
-use crate::{admin, authorize, device, discovery, faults, grants, graph};
+use crate::{admin, authorize, device, discovery, faults, grants, graph, graph_mail};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -49,6 +49,10 @@ pub fn router(state: AppState) -> Router {
         .route("/beta/me", get(graph::me))
         .route("/v1.0/users", get(graph::users))
         .route("/beta/users", get(graph::users))
+        .route("/v1.0/users/{id}", get(graph::user))
+        .route("/beta/users/{id}", get(graph::user))
+        .route("/v1.0/me/sendMail", post(graph_mail::send_mail))
+        .route("/beta/me/sendMail", post(graph_mail::send_mail))
         .route("/v1.0/me/messages", get(graph::messages))
         .route("/beta/me/messages", get(graph::messages))
         .route("/oidc/userinfo", get(graph::userinfo))

@@ -17,6 +17,9 @@ pub struct Stats {
     /// `client_credentials`, `password`, `urn:ietf:params:oauth:grant-type:device_code`).
     pub grant_types: BTreeMap<String, u64>,
     pub faults_injected: u64,
+    /// Messages `POST /me/sendMail` accepted (202): what a client's retries really sent.
+    #[serde(default)]
+    pub mails_accepted: u64,
 }
 
 impl Stats {

@@ -217,3 +217,119 @@ async fn app_only_tokens_list_users_but_not_me() {
         (400, Some("BadRequest"))
     );
 }
+
+async fn send_mail(base: &str, token: &str, content_type: &str, body: &str) -> (u16, Value) {
+    let response = client()
+        .post(format!("{base}/v1.0/me/sendMail"))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("sendMail request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn send_mail_accepts_json_and_mime_messages_with_202() {
+    let mut config = config();
+    for app in &mut config.tenants[0].apps {
+        if app.client_id.to_string() == PRECONSENTED_APP {
+            app.pre_consented_scopes.push("Mail.Send".to_owned());
+        }
+    }
+    let emulator = start_with(config).await;
+    let base = emulator.base_url();
+    let access = preconsented_token(&base, "Mail.Send").await;
+    let message = r#"{"message":{"subject":"Hi","body":{"contentType":"Text","content":"Hello"},
+        "toRecipients":[{"emailAddress":{"address":"bob@contoso.onmicrosoft.com"}}]},
+        "saveToSentItems":false}"#;
+    let (status, body) = send_mail(&base, &access, "application/json", message).await;
+    assert_eq!((status, body), (202, Value::Null), "no body with 202");
+    let mime = "RnJvbTogYWxpY2VAY29udG9zby5vbm1pY3Jvc29mdC5jb20KVG86IGJvYkBjb250b3NvLm9ubWljcm9z\nb2Z0LmNvbQpTdWJqZWN0OiBIaQoKSGVsbG8K";
+    let (status, _) = send_mail(&base, &access, "text/plain", mime).await;
+    assert_eq!(status, 202);
+    assert_eq!(emulator.control().stats().mails_accepted, 2);
+
+    let (status, body) = send_mail(&base, &access, "text/plain", "not base64!").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("ErrorMimeContentInvalidBase64String"))
+    );
+    let (status, body) = send_mail(&base, &access, "application/json", "{}").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("ErrorInvalidParameter"))
+    );
+    let (status, body) = send_mail(&base, &access, "application/json", "{not json").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("BadRequest"))
+    );
+    assert!(body["error"]["innerError"]["request-id"].is_string());
+    assert_eq!(
+        emulator.control().stats().mails_accepted,
+        2,
+        "refused ones not counted"
+    );
+
+    // Mail.Read is not Mail.Send.
+    let default = start().await;
+    let base = default.base_url();
+    let read_only = preconsented_token(&base, "Mail.Read").await;
+    let (status, body) = send_mail(&base, &read_only, "application/json", message).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("ErrorAccessDenied"))
+    );
+}
+
+#[tokio::test]
+async fn a_user_is_read_by_id_or_name_and_nobody_is_404() {
+    let emulator = start().await;
+    let base = emulator.base_url();
+    let all = preconsented_token(&base, "User.Read.All").await;
+    let (status, _, me) = get(&format!("{base}/v1.0/me"), &all).await;
+    assert_eq!(status, 200);
+    let id = me["id"].as_str().unwrap_or_default();
+    let (status, _, by_id) = get(&format!("{base}/v1.0/users/{id}"), &all).await;
+    assert_eq!(
+        (status, &by_id["userPrincipalName"]),
+        (200, &me["userPrincipalName"])
+    );
+    let (status, _, other) = get(&format!("{base}/v1.0/users/user3@{DOMAIN}"), &all).await;
+    assert_eq!(status, 200, "{other}");
+    assert!(
+        other["@odata.context"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("/v1.0/$metadata#users/$entity")
+    );
+
+    let (status, _, body) = get(&format!("{base}/v1.0/users/nobody@{DOMAIN}"), &all).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("Request_ResourceNotFound")),
+        "{body}"
+    );
+    assert!(body["error"]["innerError"]["request-id"].is_string());
+    // Another tenant's user is not in this directory either.
+    let (status, _, _) = get(
+        &format!("{base}/v1.0/users/zoe@fabrikam.onmicrosoft.com"),
+        &all,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // User.Read reads its own entry only.
+    let interactive = alice_tokens(&base).await;
+    let only_user_read = interactive["access_token"].as_str().unwrap_or_default();
+    let (status, _, _) = get(&format!("{base}/v1.0/users/{ALICE}"), only_user_read).await;
+    assert_eq!(status, 200);
+    let (status, _, body) = get(&format!("{base}/v1.0/users/user3@{DOMAIN}"), only_user_read).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("Authorization_RequestDenied"))
+    );
+}
