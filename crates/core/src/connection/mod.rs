@@ -1,123 +1,62 @@
-//! HTTP to Graph and other protocols (python-o365's `Connection`): a minimum gap between
-//! requests, retries on 429/5xx honouring `Retry-After`, a token refreshed before expiry and once
-//! more after a 401, Graph's errors as typed errors, and paging through `@odata.nextLink`.
+//! HTTP to Graph and other protocols (python-o365's `Connection`).
+//!
+//! - Requests start at least `requests_delay` apart, across every clone and task sharing the
+//!   connection (python-o365 spaced only first attempts of one instance, its §4.9).
+//! - 429/500/502/503/504 are retried `request_retries` times after `Retry-After` or a capped,
+//!   jittered backoff; writes are retried on 429 but not on 5xx unless asked (see `retry`).
+//! - The token comes from an [`AccessTokenSource`] before every attempt; a 401 asks it for a
+//!   fresh one once and retries once, whatever the local clock thinks of the old one.
+//! - Graph's error answers become typed errors (`api_error`, `throttled`, `transient`), or are
+//!   returned as they are when `raise_http_errors` is off, exhausted retries included.
+//! - Paging follows `@odata.nextLink` only to the host the first page came from.
+//! - Logs carry the method, the path without its query, the status and the time, never a
+//!   header or a body.
 
 mod api_error;
 mod headers;
 mod paging;
+mod request;
+mod retry;
+mod token_source;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-use reqwest::header::HeaderMap;
-use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
 use crate::error::{Error, Result};
 use crate::http::{HttpSettings, Redirects, network_error};
+use crate::protocol::Protocol;
 use crate::secret::Secret;
 
 pub use paging::Pager;
+pub use request::{ApiResponse, Body, Method, RequestOptions};
+pub use token_source::{AccessTokenSource, StaticToken};
 
-/// Where a Connection gets its bearer token. The source refreshes a token that expires soon;
-/// `force_refresh` comes after the API answered 401 to the token last handed out.
-pub trait AccessTokenSource: Send + Sync {
-    fn access_token(&self, force_refresh: bool) -> BoxFuture<'_, Result<Secret>>;
-}
-
-/// A token the caller already has ("bring your own token", python-o365's #987). It cannot be
-/// refreshed: a 401 is final.
-pub struct StaticToken(pub Secret);
-
-impl AccessTokenSource for StaticToken {
-    fn access_token(&self, _force_refresh: bool) -> BoxFuture<'_, Result<Secret>> {
-        let token = self.0.clone();
-        Box::pin(async move { Ok(token) })
-    }
-}
-
-/// python-o365's allowed methods: no HEAD or OPTIONS (its §4.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-    Put,
-    Patch,
-    Delete,
-}
-
-impl Method {
-    fn as_reqwest(self) -> reqwest::Method {
-        match self {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Put => reqwest::Method::PUT,
-            Method::Patch => reqwest::Method::PATCH,
-            Method::Delete => reqwest::Method::DELETE,
-        }
-    }
-
-    /// RFC 9110 §9.2.2: repeating GET, PUT or DELETE has the effect of doing it once.
-    fn is_idempotent(self) -> bool {
-        matches!(self, Method::Get | Method::Put | Method::Delete)
-    }
-
-    pub fn parse(name: &str) -> Result<Method> {
-        match name.to_ascii_uppercase().as_str() {
-            "GET" => Ok(Method::Get),
-            "POST" => Ok(Method::Post),
-            "PUT" => Ok(Method::Put),
-            "PATCH" => Ok(Method::Patch),
-            "DELETE" => Ok(Method::Delete),
-            _ => Err(Error::invalid_input(
-                "HTTP method",
-                "use GET, POST, PUT, PATCH or DELETE",
-            )),
-        }
-    }
-}
-
-/// A request body: JSON by default (python-o365 §4.6), or raw bytes with their content type.
-#[derive(Debug, Clone, Default)]
-pub enum Body {
-    #[default]
-    None,
-    Json(Value),
-    Raw {
-        content_type: String,
-        bytes: Vec<u8>,
-    },
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct RequestOptions {
-    pub query: Vec<(String, String)>,
-    pub headers: Vec<(String, String)>,
-    pub body: Body,
-    /// Retry a POST or PATCH on 5xx and lost connections too. Off by default: the first
-    /// attempt may have been carried out (a mail sent twice). 429 is retried regardless,
-    /// because a throttled request was not carried out.
-    pub retry_non_idempotent: bool,
-}
-
-/// python-o365's Connection settings, with its defaults.
+/// python-o365's Connection settings, with its defaults where it had them.
 #[derive(Debug, Clone)]
 pub struct ConnectionSettings {
+    /// Timeouts, proxy, TLS verification and extra CA certificates.
     pub http: HttpSettings,
-    /// Minimum gap between the starts of two requests (python-o365: 200 ms).
+    /// Minimum gap between the starts of two requests, retries included (python-o365: 200 ms).
     pub requests_delay: Duration,
     /// Retries after the first attempt on 429, 500, 502, 503, 504 (python-o365: 3).
     pub request_retries: u32,
-    /// First backoff when no `Retry-After` came; doubled each retry, capped by `backoff_cap`.
+    /// Backoff when no `Retry-After` came: retry n waits between half and all of
+    /// `min(backoff_cap, backoff_base × 2ⁿ)`.
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
-    /// Off: an error status is returned as the response instead of an error.
+    /// A `Retry-After` longer than this is not slept through: the request ends at once with the
+    /// `throttled`/`transient` error (or the answer) carrying `retry_after`, so the caller can
+    /// plan instead of hanging. urllib3 slept up to 6 h.
+    pub max_retry_wait: Duration,
+    /// On (python-o365's default): an error status is an [`Error`]. Off: the answer is returned
+    /// as it is, also after the last retry (python-o365 raised `RetryError` then, its §11.15).
     pub raise_http_errors: bool,
-    /// Sent with every request; a per-request header of the same name wins, except `Prefer`,
-    /// whose values are combined.
+    /// Sent with every request, naive ones too. A request's own header of the same name wins,
+    /// except `Prefer`, which becomes `"<request's>, <default>"` (python-o365 §4.5).
     pub default_headers: Vec<(String, String)>,
 }
 
@@ -129,34 +68,14 @@ impl Default for ConnectionSettings {
             request_retries: 3,
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(60),
+            max_retry_wait: Duration::from_secs(120),
             raise_http_errors: true,
             default_headers: Vec::new(),
         }
     }
 }
 
-/// An API answer.
-#[derive(Debug, Clone)]
-pub struct ApiResponse {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl ApiResponse {
-    pub fn json(&self) -> Result<Value> {
-        serde_json::from_slice(&self.body)
-            .map_err(|_| Error::protocol("the API's answer is not JSON"))
-    }
-
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-}
-
-const RETRIED_STATUSES: [u16; 5] = [429, 500, 502, 503, 504];
-
-/// Cheap to clone; clones share the request spacing.
+/// Cheap to clone; clones share the HTTP client (its connection pool) and the request spacing.
 #[derive(Clone)]
 pub struct Connection {
     client: reqwest::Client,
@@ -173,6 +92,15 @@ impl std::fmt::Debug for Connection {
             .field("authenticated", &self.token.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// How one attempt ended, before deciding whether to try again.
+enum Attempt {
+    Answer(ApiResponse),
+    Failed {
+        error: reqwest::Error,
+        never_connected: bool,
+    },
 }
 
 impl Connection {
@@ -193,11 +121,25 @@ impl Connection {
         })
     }
 
+    /// A connection whose relative paths start at the protocol's service URL.
+    pub fn for_protocol(
+        settings: ConnectionSettings,
+        protocol: &Protocol,
+        token: Option<Arc<dyn AccessTokenSource>>,
+    ) -> Result<Self> {
+        Connection::new(settings, protocol.service_url(), token)
+    }
+
     pub fn base(&self) -> &Url {
         &self.base
     }
 
-    /// An absolute URL, or a path relative to the base (`me/messages`).
+    pub fn settings(&self) -> &ConnectionSettings {
+        &self.settings
+    }
+
+    /// An absolute `http(s)` URL as it is, or a path relative to the base (`me/messages`,
+    /// `/me/messages`).
     pub fn url(&self, target: &str) -> Result<Url> {
         if target.starts_with("https://") || target.starts_with("http://") {
             return Url::parse(target).map_err(|_| Error::invalid_input("URL", "it is not a URL"));
@@ -212,16 +154,19 @@ impl Connection {
             .await
     }
 
-    pub async fn post(&self, target: &str, body: Value) -> Result<ApiResponse> {
-        self.request(Method::Post, target, json_body(body)).await
+    pub async fn post(&self, target: &str, body: serde_json::Value) -> Result<ApiResponse> {
+        self.request(Method::Post, target, RequestOptions::json(body))
+            .await
     }
 
-    pub async fn put(&self, target: &str, body: Value) -> Result<ApiResponse> {
-        self.request(Method::Put, target, json_body(body)).await
+    pub async fn put(&self, target: &str, body: serde_json::Value) -> Result<ApiResponse> {
+        self.request(Method::Put, target, RequestOptions::json(body))
+            .await
     }
 
-    pub async fn patch(&self, target: &str, body: Value) -> Result<ApiResponse> {
-        self.request(Method::Patch, target, json_body(body)).await
+    pub async fn patch(&self, target: &str, body: serde_json::Value) -> Result<ApiResponse> {
+        self.request(Method::Patch, target, RequestOptions::json(body))
+            .await
     }
 
     pub async fn delete(&self, target: &str) -> Result<ApiResponse> {
@@ -240,7 +185,8 @@ impl Connection {
             .await
     }
 
-    /// A request without a token, whatever the connection has (python-o365's `naive_request`).
+    /// A request without a token, whatever the connection has (python-o365's `naive_request`),
+    /// with the same spacing, retries, default headers and error handling.
     pub async fn naive_request(
         &self,
         method: Method,
@@ -252,7 +198,7 @@ impl Connection {
 
     /// Pages through a collection, following `@odata.nextLink`.
     pub fn pages(&self, target: &str) -> Result<Pager> {
-        Pager::new(self.clone(), self.url(target)?)
+        Ok(Pager::new(self.clone(), self.url(target)?))
     }
 
     async fn send(
@@ -264,112 +210,167 @@ impl Connection {
     ) -> Result<ApiResponse> {
         let url = self.url(target)?;
         let headers = headers::merge(&self.settings.default_headers, &options.headers)?;
-        let may_retry_failure = method.is_idempotent() || options.retry_non_idempotent;
-        let mut retries_left = self.settings.request_retries;
+        let mut retries_done: u32 = 0;
         let mut refreshed_after_401 = false;
-        let mut attempt: u32 = 0;
         loop {
             let bearer = match token {
                 Some(source) => Some(source.access_token(refreshed_after_401).await?),
                 None => None,
             };
-            self.wait_for_turn().await;
-            let started = Instant::now();
-            let mut request = self
-                .client
-                .request(method.as_reqwest(), url.clone())
-                .headers(headers.clone())
-                .query(&options.query);
-            if let Some(bearer) = &bearer {
-                request = request.bearer_auth(bearer.expose());
-            }
-            request = match &options.body {
-                Body::None => request,
-                Body::Json(value) => request.json(value),
-                Body::Raw {
-                    content_type,
-                    bytes,
-                } => request
-                    .header(reqwest::header::CONTENT_TYPE, content_type)
-                    .body(bytes.clone()),
-            };
-            let outcome = request.send().await;
-            let response = match outcome {
-                Ok(response) => response,
-                Err(error) => {
-                    // A connection that was never made carried nothing out: safe to retry.
-                    let retry = retries_left > 0 && (may_retry_failure || error.is_connect());
-                    tracing::debug!(method = ?method, path = url.path(), "request failed before an answer");
-                    if !retry {
+            let attempt = self
+                .attempt(method, &url, &headers, &options, bearer.as_ref())
+                .await;
+            let retries_left = retries_done < self.settings.request_retries;
+            let answer = match attempt {
+                Attempt::Answer(answer) => answer,
+                Attempt::Failed {
+                    error,
+                    never_connected,
+                } => {
+                    let retried = retry::failure_is_retried(
+                        method,
+                        options.retry_non_idempotent,
+                        never_connected,
+                    );
+                    if !(retried && retries_left) {
                         return Err(network_error(error));
                     }
-                    retries_left -= 1;
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                    attempt += 1;
+                    self.pause_before_retry(method, &url, None, retries_done)
+                        .await;
+                    retries_done += 1;
                     continue;
                 }
             };
-            let status = response.status().as_u16();
-            let response_headers = response.headers().clone();
-            let body = response.bytes().await.map_err(network_error)?.to_vec();
-            tracing::debug!(
-                method = ?method,
-                path = url.path(),
-                status,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "API request"
-            );
-            let answer = ApiResponse {
-                status,
-                headers: response_headers,
-                body,
-            };
 
-            if status == 401 && bearer.is_some() && !refreshed_after_401 {
-                if let Some(challenge) = api_error::claims_challenge(&answer) {
+            if answer.status == 401 && bearer.is_some() && !refreshed_after_401 {
+                if let Some(challenge) = api_error::claims_challenge(&answer)
+                    && self.settings.raise_http_errors
+                {
+                    // Refreshing cannot satisfy a claims challenge; only a sign-in can.
                     return Err(challenge);
                 }
                 refreshed_after_401 = true;
                 continue;
             }
-            let retryable =
-                RETRIED_STATUSES.contains(&status) && (status == 429 || may_retry_failure);
-            if retryable && retries_left > 0 {
-                retries_left -= 1;
-                let delay =
-                    api_error::retry_after(&answer).unwrap_or_else(|| self.backoff(attempt));
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-                continue;
+            if retries_left
+                && retry::status_is_retried(answer.status, method, options.retry_non_idempotent)
+            {
+                let asked = api_error::retry_after(&answer);
+                if asked.is_none_or(|wait| wait <= self.settings.max_retry_wait) {
+                    self.pause_before_retry(method, &url, asked, retries_done)
+                        .await;
+                    retries_done += 1;
+                    continue;
+                }
             }
-            if status >= 400 && self.settings.raise_http_errors {
+            if answer.status >= 400 && self.settings.raise_http_errors {
                 return Err(api_error::from_response(&answer));
             }
             return Ok(answer);
         }
     }
 
-    /// Waits until `requests_delay` has passed since the previous request started.
+    /// One request on the wire, after waiting for its turn. The body is read here so that a
+    /// connection dropped halfway through the answer counts as a failed attempt.
+    async fn attempt(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &reqwest::header::HeaderMap,
+        options: &RequestOptions,
+        bearer: Option<&Secret>,
+    ) -> Attempt {
+        let mut request = self
+            .client
+            .request(method.as_reqwest(), url.clone())
+            .headers(headers.clone())
+            .query(&options.query);
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer.expose());
+        }
+        request = match &options.body {
+            Body::None => request,
+            Body::Json(value) => request.json(value),
+            Body::Raw {
+                content_type,
+                bytes,
+            } => request
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes.clone()),
+        };
+        self.wait_for_turn().await;
+        let started = Instant::now();
+        let failed = |error: reqwest::Error| {
+            tracing::debug!(
+                method = ?method,
+                path = url.path(),
+                elapsed_ms = elapsed_ms(started),
+                "API request got no answer"
+            );
+            Attempt::Failed {
+                never_connected: error.is_connect(),
+                error,
+            }
+        };
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return failed(error),
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = match response.bytes().await {
+            Ok(body) => body.to_vec(),
+            Err(error) => return failed(error),
+        };
+        tracing::debug!(
+            method = ?method,
+            path = url.path(),
+            status,
+            elapsed_ms = elapsed_ms(started),
+            "API request"
+        );
+        Attempt::Answer(ApiResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    async fn pause_before_retry(
+        &self,
+        method: Method,
+        url: &Url,
+        retry_after: Option<Duration>,
+        retries_done: u32,
+    ) {
+        let wait = retry_after.unwrap_or_else(|| {
+            retry::backoff(
+                self.settings.backoff_base,
+                self.settings.backoff_cap,
+                retries_done,
+            )
+        });
+        tracing::debug!(
+            method = ?method,
+            path = url.path(),
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            from_retry_after = retry_after.is_some(),
+            "retrying API request"
+        );
+        tokio::time::sleep(wait).await;
+    }
+
+    /// Waits until `requests_delay` has passed since the previous request started. The lock is
+    /// held while waiting, so concurrent callers queue and start one gap apart.
     async fn wait_for_turn(&self) {
         let mut last_start = self.last_start.lock().await;
         if let Some(previous) = *last_start {
-            let ready = previous + self.settings.requests_delay;
-            tokio::time::sleep_until(ready).await;
+            tokio::time::sleep_until(previous + self.settings.requests_delay).await;
         }
         *last_start = Some(Instant::now());
     }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        self.settings
-            .backoff_base
-            .saturating_mul(2u32.saturating_pow(attempt.min(16)))
-            .min(self.settings.backoff_cap)
-    }
 }
 
-fn json_body(body: Value) -> RequestOptions {
-    RequestOptions {
-        body: Body::Json(body),
-        ..Default::default()
-    }
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
