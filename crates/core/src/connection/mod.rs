@@ -243,11 +243,13 @@ impl Connection {
             };
 
             if answer.status == 401 && bearer.is_some() && !refreshed_after_401 {
-                if let Some(challenge) = api_error::claims_challenge(&answer)
-                    && self.settings.raise_http_errors
-                {
-                    // Refreshing cannot satisfy a claims challenge; only a sign-in can.
-                    return Err(challenge);
+                // Refreshing cannot satisfy a claims challenge; only a sign-in can.
+                if let Some(challenge) = api_error::claims_challenge(&answer) {
+                    return if self.settings.raise_http_errors {
+                        Err(challenge)
+                    } else {
+                        Ok(answer)
+                    };
                 }
                 refreshed_after_401 = true;
                 continue;
