@@ -13,7 +13,8 @@
 //! 2. Across processes: a lease row in `refresh_leases`, taken in a `BEGIN IMMEDIATE`
 //!    transaction when free, expired (a holder that died), or already ours. A waiting process
 //!    polls every 50–250 ms. The guard deletes its lease on drop (on the runtime; if there is
-//!    none the lease simply expires after [`LEASE_TTL_SECS`]).
+//!    none the lease simply expires after [`LEASE_TTL_SECS`]). A lease whose holder process
+//!    is gone (killed mid-refresh) is taken over at once (`holder`).
 //!
 //! This is independent of [`super::Ownership`]: the owner process runs the scheduler, but a
 //! client that refreshes on its own (a script on `StoreBackend`, the CLI with no daemon) takes
@@ -29,6 +30,7 @@ use futures_util::future::BoxFuture;
 use super::accounts::{AccountSource, fold};
 use super::apps::{AppFields, AppSource, FlowType, NewAppRegistration, RedirectKind};
 use super::db::Store;
+use super::holder::is_gone;
 use super::sql::{new_id, sql_error};
 use crate::backend::{AppKey, RefreshGuard, StoredAccount, TokenBackend};
 use crate::error::{Error, Result};
@@ -140,6 +142,9 @@ impl StoreBackend {
             if self.try_lease(key, &lease).await? {
                 return Ok(lease);
             }
+            if self.release_if_holder_gone(key).await? && self.try_lease(key, &lease).await? {
+                return Ok(lease);
+            }
             if tokio::time::Instant::now() + pause > deadline {
                 return Err(Error::StoreIo {
                     message: format!(
@@ -171,6 +176,30 @@ impl StoreBackend {
         .await
         .map_err(sql_error)?;
         Ok(done.rows_affected() > 0)
+    }
+}
+
+impl StoreBackend {
+    /// Deletes the lease on `key` when its holder is a process that no longer runs (killed
+    /// mid-refresh), so the turn passes at once instead of after [`LEASE_TTL_SECS`].
+    async fn release_if_holder_gone(&self, key: &str) -> Result<bool> {
+        let holder: Option<String> =
+            sqlx::query_scalar("SELECT holder FROM refresh_leases WHERE lock_key = ?")
+                .bind(key)
+                .fetch_optional(&self.store.inner.pool)
+                .await
+                .map_err(sql_error)?;
+        let Some(holder) = holder.filter(|holder| is_gone(holder)) else {
+            return Ok(false);
+        };
+        tracing::info!("taking over the refresh turn of a process that ended without releasing it");
+        sqlx::query("DELETE FROM refresh_leases WHERE lock_key = ? AND holder = ?")
+            .bind(key)
+            .bind(&holder)
+            .execute(&self.store.inner.pool)
+            .await
+            .map_err(sql_error)?;
+        Ok(true)
     }
 }
 
@@ -354,6 +383,36 @@ mod tests {
             .expect("the turn passes on release")
             .expect("task")
             .expect("lock");
+    }
+
+    #[tokio::test]
+    async fn a_lease_of_a_process_that_ended_passes_at_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let backend = StoreBackend::new(open(&dir).await);
+        let app = crate::backend::contract::app();
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let pid = child.id();
+        child.wait().expect("wait");
+        let ours = crate::store::holder::new_holder();
+        let namespace = ours.split(':').next().expect("namespace");
+        sqlx::query(
+            "INSERT INTO refresh_leases (lock_key, holder, lease, expires_at) VALUES (?, ?, 'l', ?)",
+        )
+        .bind("client-1@login.microsoftonline.com/common:alice@contoso.com")
+        .bind(format!("{namespace}:{pid}:killed"))
+        .bind(now_unix() + LEASE_TTL_SECS)
+        .execute(backend.store().pool())
+        .await
+        .expect("insert");
+        drop(
+            tokio::time::timeout(
+                Duration::from_secs(2),
+                backend.lock_refresh(&app, "alice@contoso.com"),
+            )
+            .await
+            .expect("no wait for the TTL")
+            .expect("lock"),
+        );
     }
 
     #[tokio::test]

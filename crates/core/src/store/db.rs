@@ -220,7 +220,7 @@ impl Store {
                 sealer,
                 path,
                 store_id,
-                holder: uuid::Uuid::new_v4().to_string(),
+                holder: super::holder::new_holder(),
                 index: TokenIndex::default(),
                 watch: tokio::sync::Mutex::new(Some(watch)),
                 refresh_locks: Mutex::new(HashMap::new()),

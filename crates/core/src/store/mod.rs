@@ -28,6 +28,7 @@ pub mod apps;
 pub mod audit;
 mod backend;
 mod db;
+mod holder;
 mod index;
 pub mod key;
 mod owner;
