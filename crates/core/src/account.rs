@@ -59,6 +59,19 @@ impl AccountConfig {
     }
 }
 
+/// What [`Account::tokens_for`] must deliver.
+#[derive(Debug, Clone, Default)]
+pub struct TokenWanted {
+    /// Scopes the access token must cover; `None` = the account's scopes.
+    pub scopes: Option<Scopes>,
+    /// The token must stay valid at least this long; `None` = the refresh margin.
+    pub min_valid: Option<Duration>,
+    /// Refresh even if the stored token would do.
+    pub force: bool,
+    /// A token an API just refused (401): never hand it out again.
+    pub rejected: Option<Secret>,
+}
+
 pub struct Account {
     config: AccountConfig,
     client: IdentityClient,
@@ -355,16 +368,51 @@ impl Account {
     /// Refreshes `name` now, whatever its expiry (python-o365's refresh does nothing while
     /// the token has more than five minutes left, its §11.6).
     pub async fn refresh(&self, name: &str) -> Result<TokenSet> {
-        let stored = self.load(name).await?;
-        Ok(self
-            .fresh_tokens(name, Some(&stored.tokens.access_token))
-            .await?
-            .tokens)
+        let wanted = TokenWanted {
+            force: true,
+            ..TokenWanted::default()
+        };
+        Ok(self.tokens_for(name, &wanted).await?.tokens)
     }
 
-    async fn load(&self, name: &str) -> Result<StoredAccount> {
+    /// `name`'s tokens for `wanted.scopes` (the account's scopes when `None`), valid for at
+    /// least `wanted.min_valid` (the refresh margin when `None`): the stored ones when they
+    /// are, else refreshed once however many callers ask at the same time. The refresh token
+    /// serves any scopes the user consented to, as MSAL's `acquire_token_silent` does.
+    pub async fn tokens_for(&self, name: &str, wanted: &TokenWanted) -> Result<StoredAccount> {
+        let scopes = wanted.scopes.as_ref().unwrap_or(&self.scopes);
+        let covered = scopes.clone().without_oidc_scopes();
+        let margin = wanted.min_valid.unwrap_or(self.config.refresh_margin);
+        let usable = |stored: &StoredAccount, skip: Option<&Secret>| {
+            skip.is_none_or(|skip| stored.tokens.access_token != *skip)
+                && !stored.tokens.needs_refresh_at(now_unix(), margin)
+                && stored.tokens.scopes.covers(&covered)
+        };
+        let stored = self.load_for(name, scopes).await?;
+        // A forced refresh replaces the token seen now; one a concurrent caller got after it
+        // is fresh enough.
+        let skip = if wanted.force {
+            Some(stored.tokens.access_token.clone())
+        } else {
+            wanted.rejected.clone()
+        };
+        if usable(&stored, skip.as_ref()) {
+            return Ok(stored);
+        }
+        let flight = self.flight(&stored.identity.home_account_id);
+        let _in_process = flight.lock().await;
+        let _across_processes = self.backend.lock_refresh(&self.app_key, name).await?;
+        // Whoever held the locks before us may have refreshed already.
+        let stored = self.load_for(name, scopes).await?;
+        if usable(&stored, skip.as_ref()) {
+            return Ok(stored);
+        }
+        self.redeem(name, stored, scopes).await
+    }
+
+    async fn load_for(&self, name: &str, scopes: &Scopes) -> Result<StoredAccount> {
         self.backend
-            .load(&self.app_key, name, Some(&self.scopes))
+            .load(&self.app_key, name, Some(scopes))
             .await?
             .ok_or_else(|| Error::NoAccount {
                 name: name.to_owned(),
@@ -372,30 +420,25 @@ impl Account {
     }
 
     async fn fresh_tokens(&self, name: &str, rejected: Option<&Secret>) -> Result<StoredAccount> {
-        let wanted = self.scopes.clone().without_oidc_scopes();
-        let usable = |stored: &StoredAccount| {
-            rejected.is_none_or(|rejected| stored.tokens.access_token != *rejected)
-                && !stored
-                    .tokens
-                    .needs_refresh_at(now_unix(), self.config.refresh_margin)
-                && stored.tokens.scopes.covers(&wanted)
+        let wanted = TokenWanted {
+            rejected: rejected.cloned(),
+            ..TokenWanted::default()
         };
-        let stored = self.load(name).await?;
-        if usable(&stored) {
-            return Ok(stored);
-        }
-        let flight = self.flight(&stored.identity.home_account_id);
-        let _in_process = flight.lock().await;
-        let _across_processes = self.backend.lock_refresh(&self.app_key, name).await?;
-        // Whoever held the locks before us may have refreshed already.
-        let stored = self.load(name).await?;
-        if usable(&stored) {
-            return Ok(stored);
-        }
+        self.tokens_for(name, &wanted).await
+    }
+
+    /// Asks the identity platform for new tokens (refresh token, or the app's credential)
+    /// and stores them; the caller holds the account's refresh turn.
+    async fn redeem(
+        &self,
+        name: &str,
+        stored: StoredAccount,
+        scopes: &Scopes,
+    ) -> Result<StoredAccount> {
         let answer = match self.config.flow {
-            FlowKind::Credentials => self.client.acquire_for_client(&self.scopes).await,
+            FlowKind::Credentials => self.client.acquire_for_client(scopes).await,
             _ => match &stored.tokens.refresh_token {
-                Some(refresh_token) => self.client.refresh(refresh_token, &self.scopes).await,
+                Some(refresh_token) => self.client.refresh(refresh_token, scopes).await,
                 None => Err(Error::NoAccount {
                     name: name.to_owned(),
                 }),
@@ -506,6 +549,16 @@ impl Account {
     pub fn token_source(self: &Arc<Self>) -> AccountTokenSource {
         AccountTokenSource {
             account: Arc::clone(self),
+            user: None,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The token source of a Connection for the user `name`, whoever is current.
+    pub fn token_source_for(self: &Arc<Self>, name: &str) -> AccountTokenSource {
+        AccountTokenSource {
+            account: Arc::clone(self),
+            user: Some(name.to_owned()),
             last: Mutex::new(None),
         }
     }
@@ -531,6 +584,8 @@ impl Account {
 /// Remembers the token it handed out, so a 401 refreshes exactly that token.
 pub struct AccountTokenSource {
     account: Arc<Account>,
+    /// `None`: the current user.
+    user: Option<String>,
     last: Mutex<Option<Secret>>,
 }
 
@@ -542,7 +597,20 @@ impl AccessTokenSource for AccountTokenSource {
             } else {
                 None
             };
-            let token = self.account.access_token(rejected.as_ref()).await?;
+            let token = match &self.user {
+                None => self.account.access_token(rejected.as_ref()).await?,
+                Some(name) => {
+                    let wanted = TokenWanted {
+                        rejected,
+                        ..TokenWanted::default()
+                    };
+                    self.account
+                        .tokens_for(name, &wanted)
+                        .await?
+                        .tokens
+                        .access_token
+                }
+            };
             *self.account.lock(&self.last) = Some(token.clone());
             Ok(token)
         }

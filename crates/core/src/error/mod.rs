@@ -105,6 +105,12 @@ pub enum Error {
 
     /// A sign-in answer whose `state` matches no sign-in started here: forged, replayed, or
     /// from an attempt that was already completed or has expired.
+    #[error("{}", ambiguous_message(.name, .candidates))]
+    AccountAmbiguous {
+        name: String,
+        candidates: Vec<String>,
+    },
+
     #[error(
         "This sign-in answer does not belong to a sign-in started here (its state does not \
          match): it was forged, replayed, or comes from an older attempt. Start the sign-in again."
@@ -170,6 +176,15 @@ fn wait_hint(retry_after: Option<Duration>) -> String {
     }
 }
 
+fn ambiguous_message(name: &str, candidates: &[String]) -> String {
+    let which = if name.is_empty() {
+        "No account was named and there are several".to_owned()
+    } else {
+        format!("`{name}` names several accounts")
+    };
+    format!("{which}: name one of {}", candidates.join(", "))
+}
+
 fn no_account_message(name: &str) -> String {
     if name.is_empty() {
         "No account is signed in yet; sign in first.".to_owned()
@@ -206,6 +221,7 @@ impl Error {
             Error::InvalidInput { .. } => "invalid_input",
             Error::StateMismatch => "state_mismatch",
             Error::NoAccount { .. } => "no_account",
+            Error::AccountAmbiguous { .. } => "account_ambiguous",
             Error::TokenFile { .. } => "token_file",
             Error::Api(_) => "api_error",
             Error::StoreCorrupt { .. } => "store_corrupt",
@@ -238,6 +254,7 @@ impl Error {
             | Error::InvalidInput { .. }
             | Error::StateMismatch
             | Error::NoAccount { .. }
+            | Error::AccountAmbiguous { .. }
             | Error::TokenFile { .. }
             | Error::StoreCorrupt { .. }
             | Error::StoreForeign { .. }
@@ -269,6 +286,7 @@ impl Error {
             | Error::Cancelled
             | Error::InvalidInput { .. }
             | Error::NoAccount { .. }
+            | Error::AccountAmbiguous { .. }
             | Error::TokenFile { .. }
             | Error::StoreCorrupt { .. }
             | Error::StoreForeign { .. }

@@ -1,3 +1,366 @@
-//! The token service: what keeps every account fresh and hands tokens to other programs.
+//! The token service: what keeps every account fresh and hands tokens to other programs. The
+//! desktop app runs it in-process, `o365-auth-daemon` headless; both serve it on the IPC socket
+//! (`rpc` maps JSON-RPC methods to the functions here, one function per operation, which the
+//! Tauri commands and the HTTP API call too).
+//!
+//! Modules: `apps` (registrations as given and as used), `directory` (what an account name
+//! means), `tokens` (handing out tokens, the audit trail, Graph calls), `login` (sign-ins
+//! that span several calls), `refresh` (the scheduler's job and account status),
+//! [`scheduler`] (when to refresh), `rpc` (the IPC handler).
 
+pub mod apps;
+mod directory;
+mod login;
+mod refresh;
+mod rpc;
 pub mod scheduler;
+mod tokens;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, watch};
+
+pub use apps::{AppSpec, AppView, ProtocolSpec};
+pub use directory::AccountView;
+pub use login::{LoginChallenge, LoginMethod, LoginRequest, PasswordLogin};
+pub use tokens::{GraphAnswer, GraphCall, IssuedToken, TokenRequest};
+
+use self::directory::Directory;
+use self::login::Logins;
+use self::scheduler::{Scheduler, SchedulerConfig};
+use crate::account::Account;
+use crate::backend::TokenBackend;
+use crate::connection::{Connection, ConnectionSettings};
+use crate::error::{Error, Result};
+use crate::flows::FlowKind;
+use crate::store::audit::AuditEvent;
+use crate::store::{Store, StoreBackend};
+use crate::token::now_unix;
+
+#[derive(Debug, Clone, Default)]
+pub struct ServiceOptions {
+    pub scheduler: SchedulerConfig,
+    /// For `graph.request` and the token endpoints (timeouts, proxy).
+    pub connection: ConnectionSettings,
+    /// Shown by `status`.
+    pub socket: Option<PathBuf>,
+}
+
+/// The running service; cheap to clone.
+#[derive(Clone)]
+pub struct TokenService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    backend: Arc<dyn TokenBackend>,
+    options: ServiceOptions,
+    /// One [`Account`] per app registration (id), built on first use.
+    sessions: Mutex<HashMap<String, Arc<Account>>>,
+    connections: Mutex<HashMap<String, Connection>>,
+    directory: Mutex<Option<Arc<Directory>>>,
+    scheduler: Scheduler,
+    /// Accounts (record ids) the scheduler keeps.
+    tracked: Mutex<std::collections::HashSet<String>>,
+    events: broadcast::Sender<Value>,
+    logins: Logins,
+    audit: mpsc::UnboundedSender<(i64, AuditEvent)>,
+    started_at: i64,
+    stop: watch::Sender<bool>,
+}
+
+/// What `status` answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStatus {
+    pub version: &'static str,
+    pub pid: u32,
+    pub started_at: i64,
+    pub socket: Option<PathBuf>,
+    pub store: PathBuf,
+    pub apps: usize,
+    pub accounts: usize,
+    pub tracked: usize,
+    pub logins_pending: usize,
+}
+
+impl TokenService {
+    /// Starts the service over an open store: the scheduler takes every account that can
+    /// refresh, the audit writer starts. Call inside a tokio runtime.
+    pub async fn start(store: Store, options: ServiceOptions) -> Result<Self> {
+        let (events, _) = broadcast::channel(1024);
+        let (audit, audit_queue) = mpsc::unbounded_channel();
+        let (stop, _) = watch::channel(false);
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+            let job = Arc::new(refresh::ScheduledRefresh::new(weak.clone()));
+            Inner {
+                backend: Arc::new(StoreBackend::new(store.clone())),
+                store: store.clone(),
+                scheduler: Scheduler::start(options.scheduler.clone(), job),
+                options,
+                sessions: Mutex::new(HashMap::new()),
+                connections: Mutex::new(HashMap::new()),
+                directory: Mutex::new(None),
+                tracked: Mutex::new(Default::default()),
+                events,
+                logins: Logins::default(),
+                audit,
+                started_at: now_unix(),
+                stop,
+            }
+        });
+        let service = TokenService { inner };
+        tokio::spawn(tokens::write_audit(store, audit_queue));
+        service.forward_scheduler_events();
+        service.track_all().await?;
+        Ok(service)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Every event (refreshed, needs attention, token issued, account added...) as JSON.
+    pub fn subscribe(&self) -> broadcast::Receiver<Value> {
+        self.inner.events.subscribe()
+    }
+
+    /// Resolves when [`TokenService::shutdown`] was asked for (by the `shutdown` method).
+    pub async fn stopped(&self) {
+        let mut stopped = self.inner.stop.subscribe();
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.inner.stop.send(true);
+    }
+
+    pub async fn status(&self) -> Result<ServiceStatus> {
+        let directory = self.directory().await?;
+        Ok(ServiceStatus {
+            version: env!("CARGO_PKG_VERSION"),
+            pid: std::process::id(),
+            started_at: self.inner.started_at,
+            socket: self.inner.options.socket.clone(),
+            store: self.inner.store.path().to_owned(),
+            apps: directory.apps.len(),
+            accounts: directory.accounts.len(),
+            tracked: lock(&self.inner.tracked).len(),
+            logins_pending: self.inner.logins.len(),
+        })
+    }
+
+    // --- apps ---------------------------------------------------------------------------
+
+    pub async fn add_app(&self, spec: AppSpec) -> Result<AppView> {
+        let new = apps::registration_from_spec(spec)?;
+        let registration = self.inner.store.apps().add(&new).await?;
+        self.changed();
+        Ok(AppView::new(&registration, 0))
+    }
+
+    pub async fn list_apps(&self) -> Result<Vec<AppView>> {
+        let directory = self.directory().await?;
+        let mut apps: Vec<AppView> = directory
+            .apps
+            .values()
+            .map(|app| {
+                let accounts = directory
+                    .accounts
+                    .iter()
+                    .filter(|record| record.app_id == app.id)
+                    .count();
+                AppView::new(app, accounts)
+            })
+            .collect();
+        apps.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(apps)
+    }
+
+    pub async fn show_app(&self, name: &str) -> Result<AppView> {
+        self.list_apps()
+            .await?
+            .into_iter()
+            .find(|app| app.name.eq_ignore_ascii_case(name) || app.id == name)
+            .ok_or_else(|| no_app(name))
+    }
+
+    /// Forgets an app registration with its accounts and tokens.
+    pub async fn remove_app(&self, name: &str) -> Result<bool> {
+        let app = self.show_app(name).await?;
+        let directory = self.directory().await?;
+        for record in directory.accounts.iter().filter(|r| r.app_id == app.id) {
+            self.untrack(&record.id);
+        }
+        let removed = self.inner.store.apps().remove(&app.id).await?;
+        lock(&self.inner.sessions).remove(&app.id);
+        self.changed();
+        Ok(removed)
+    }
+
+    // --- accounts -----------------------------------------------------------------------
+
+    pub async fn list_accounts(&self) -> Result<Vec<AccountView>> {
+        let directory = self.directory().await?;
+        let mut views = Vec::with_capacity(directory.accounts.len());
+        for record in &directory.accounts {
+            let expires_at = self
+                .inner
+                .store
+                .valid_access_token(&record.id, None, 0, 0)
+                .await?
+                .map(|token| token.expires_at);
+            views.push(AccountView::new(&directory, record, expires_at));
+        }
+        Ok(views)
+    }
+
+    pub async fn account(&self, name: Option<&str>) -> Result<AccountView> {
+        let (directory, record) = self.resolve(name).await?;
+        let expires_at = self
+            .inner
+            .store
+            .valid_access_token(&record.id, None, 0, 0)
+            .await?
+            .map(|token| token.expires_at);
+        Ok(AccountView::new(&directory, &record, expires_at))
+    }
+
+    pub async fn set_alias(&self, name: &str, alias: Option<&str>) -> Result<AccountView> {
+        let alias = alias.map(str::trim).filter(|alias| !alias.is_empty());
+        if let Some(alias) = alias
+            && (alias.contains('/') || alias.contains('@') || alias.len() > 64)
+        {
+            return Err(Error::invalid_input(
+                "alias",
+                "must be at most 64 characters without `/` or `@`",
+            ));
+        }
+        let (_, record) = self.resolve(Some(name)).await?;
+        self.inner
+            .store
+            .accounts()
+            .set_alias(&record.id, alias)
+            .await?;
+        self.changed();
+        self.account(Some(&record.id)).await
+    }
+
+    /// Forgets an account and its tokens (Microsoft offers no revocation for public clients).
+    pub async fn logout(&self, name: &str) -> Result<bool> {
+        let (directory, record) = self.resolve(Some(name)).await?;
+        self.untrack(&record.id);
+        let removed = self.inner.store.accounts().remove(&record.id).await?;
+        lock(&self.inner.connections).remove(&record.id);
+        self.changed();
+        self.emit(serde_json::json!({
+            "event": "account_removed",
+            "account": directory.qualified_name(&record),
+        }));
+        Ok(removed)
+    }
+
+    // --- shared plumbing ----------------------------------------------------------------
+
+    fn emit(&self, event: Value) {
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Drops the cached directory after a change made here.
+    fn changed(&self) {
+        *lock(&self.inner.directory) = None;
+    }
+
+    async fn directory(&self) -> Result<Arc<Directory>> {
+        if let Some(directory) = lock(&self.inner.directory).clone() {
+            return Ok(directory);
+        }
+        self.reload_directory().await
+    }
+
+    async fn reload_directory(&self) -> Result<Arc<Directory>> {
+        let store = &self.inner.store;
+        let directory = Arc::new(Directory::new(
+            store.accounts().list(None).await?,
+            store.apps().list().await?,
+        ));
+        *lock(&self.inner.directory) = Some(Arc::clone(&directory));
+        Ok(directory)
+    }
+
+    /// The account a name means; looks again in the store before saying there is none
+    /// (another process may have added it).
+    async fn resolve(
+        &self,
+        name: Option<&str>,
+    ) -> Result<(Arc<Directory>, crate::store::accounts::AccountRecord)> {
+        let directory = self.directory().await?;
+        match directory.resolve(name) {
+            Ok(record) => {
+                let record = record.clone();
+                Ok((directory, record))
+            }
+            Err(Error::NoAccount { .. }) => {
+                let directory = self.reload_directory().await?;
+                let record = directory.resolve(name)?.clone();
+                Ok((directory, record))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The Account (tokens, refresh, sign-in) of an app registration; `flow` builds a
+    /// separate one for a sign-in with another flow than the app's, `scopes` for other scopes.
+    async fn session(
+        &self,
+        app_id: &str,
+        flow: Option<FlowKind>,
+        scopes: Option<&[String]>,
+    ) -> Result<Arc<Account>> {
+        let shared = flow.is_none() && scopes.is_none();
+        if shared && let Some(account) = lock(&self.inner.sessions).get(app_id) {
+            return Ok(Arc::clone(account));
+        }
+        let store = &self.inner.store;
+        let registration = store
+            .apps()
+            .get(app_id)
+            .await?
+            .ok_or_else(|| no_app(app_id))?;
+        let credential = apps::credential_from(
+            store.apps().client_secret(app_id).await?,
+            store.apps().certificate(app_id).await?,
+        )?;
+        let mut config = apps::account_config(&registration.fields, credential, flow)?;
+        config.http = self.inner.options.connection.http.clone();
+        if let Some(scopes) = scopes
+            && !scopes.is_empty()
+        {
+            config.scopes = scopes.to_vec();
+        }
+        let account = Arc::new(Account::new(config, Arc::clone(&self.inner.backend))?);
+        if shared {
+            lock(&self.inner.sessions).insert(app_id.to_owned(), Arc::clone(&account));
+        }
+        Ok(account)
+    }
+}
+
+fn no_app(name: &str) -> Error {
+    Error::invalid_input(
+        "app",
+        format!("no app registration is named `{name}`; `o365-auth app list` shows them"),
+    )
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub use rpc::ServiceHandler;

@@ -1,0 +1,172 @@
+//! The scheduler's job (refresh one account, by record id), what a refresh outcome does to
+//! the account's status, and which accounts the scheduler keeps.
+
+use std::sync::Weak;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::scheduler::{RefreshJob, SchedulerEvent, Tracked};
+use super::{Inner, TokenService, lock};
+use crate::account::TokenWanted;
+use crate::backend::StoredAccount;
+use crate::error::{Error, ErrorClass, Result};
+use crate::store::accounts::{AccountRecord, AccountStatus};
+
+/// Refreshes accounts for the scheduler. Holds the service weakly: the service owns the
+/// scheduler, which owns this job.
+pub(super) struct ScheduledRefresh {
+    service: Weak<Inner>,
+}
+
+impl ScheduledRefresh {
+    pub(super) fn new(service: Weak<Inner>) -> Self {
+        ScheduledRefresh { service }
+    }
+}
+
+impl RefreshJob for ScheduledRefresh {
+    fn refresh<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<i64>> {
+        async move {
+            let inner = self.service.upgrade().ok_or(Error::Cancelled)?;
+            let service = TokenService { inner };
+            let (_, record) = service.resolve(Some(account)).await?;
+            let session = service.session(&record.app_id, None, None).await?;
+            let wanted = TokenWanted {
+                force: true,
+                ..TokenWanted::default()
+            };
+            let outcome = session
+                .tokens_for(&record.identity.home_account_id, &wanted)
+                .await;
+            let stored = service.after_refresh(&record, outcome).await?;
+            Ok(stored.tokens.expires_at)
+        }
+        .boxed()
+    }
+}
+
+impl TokenService {
+    /// Records a refresh's outcome on the account (a success was stored with the tokens):
+    /// a failure only the person can fix marks the account and stops its schedule until they
+    /// sign in again.
+    pub(super) async fn after_refresh(
+        &self,
+        record: &AccountRecord,
+        outcome: Result<StoredAccount>,
+    ) -> Result<StoredAccount> {
+        let error = match outcome {
+            Ok(stored) => {
+                if record.status != AccountStatus::Fresh {
+                    self.changed();
+                }
+                self.track(record, stored.tokens.expires_at);
+                return Ok(stored);
+            }
+            Err(error) => error,
+        };
+        let status = match error.class() {
+            Some(ErrorClass::NeedsSignIn) => Some(AccountStatus::NeedsSignIn),
+            Some(ErrorClass::InteractionRequired | ErrorClass::ConsentRequired) => {
+                Some(AccountStatus::InteractionRequired)
+            }
+            // Passing trouble (throttling, network) does not change what the account is.
+            Some(ErrorClass::Throttled | ErrorClass::Transient) => None,
+            _ if matches!(error, Error::Cancelled) => None,
+            _ => Some(AccountStatus::Error),
+        };
+        if let Some(status) = status {
+            if let Err(write) = self
+                .inner
+                .store
+                .accounts()
+                .set_status(&record.id, status, Some(error.code()))
+                .await
+            {
+                tracing::warn!(code = write.code(), "the account status could not be saved");
+            }
+            self.changed();
+        }
+        Err(error)
+    }
+
+    /// Keeps `record` fresh: refreshed before `expires_at`.
+    pub(super) fn track(&self, record: &AccountRecord, expires_at: i64) {
+        lock(&self.inner.tracked).insert(record.id.clone());
+        self.inner.scheduler.track(Tracked {
+            account: record.id.clone(),
+            expires_at,
+            last_refreshed_at: record
+                .last_refresh_at
+                .unwrap_or_else(crate::token::now_unix),
+            keep_fresh: true,
+        });
+    }
+
+    pub(super) fn untrack(&self, record_id: &str) {
+        lock(&self.inner.tracked).remove(record_id);
+        self.inner.scheduler.untrack(record_id);
+    }
+
+    /// At start: every account that can still refresh.
+    pub(super) async fn track_all(&self) -> Result<()> {
+        let directory = self.reload_directory().await?;
+        for record in &directory.accounts {
+            if matches!(
+                record.status,
+                AccountStatus::NeedsSignIn | AccountStatus::InteractionRequired
+            ) {
+                continue;
+            }
+            let expires_at = self
+                .inner
+                .store
+                .valid_access_token(&record.id, None, 0, 0)
+                .await?
+                .map_or(0, |token| token.expires_at);
+            self.track(record, expires_at);
+        }
+        Ok(())
+    }
+
+    /// Scheduler events, with account record ids replaced by names people know, go out on
+    /// the service's event channel; an account that needs attention leaves the schedule.
+    pub(super) fn forward_scheduler_events(&self) {
+        let mut events = self.inner.scheduler.subscribe();
+        let service = std::sync::Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let Some(inner) = service.upgrade() else {
+                    return;
+                };
+                let service = TokenService { inner };
+                let mut value = serde_json::to_value(&event).unwrap_or_default();
+                let record_id = match &event {
+                    SchedulerEvent::Refreshed { account, .. }
+                    | SchedulerEvent::RetryScheduled { account, .. }
+                    | SchedulerEvent::NeedsAttention { account, .. } => Some(account.clone()),
+                    SchedulerEvent::ClockJumped { .. } => None,
+                };
+                if let Some(record_id) = record_id {
+                    if matches!(event, SchedulerEvent::NeedsAttention { .. }) {
+                        lock(&service.inner.tracked).remove(&record_id);
+                    }
+                    if let Ok(directory) = service.directory().await
+                        && let Some(record) = directory
+                            .accounts
+                            .iter()
+                            .find(|record| record.id == record_id)
+                    {
+                        value["account"] = directory.qualified_name(record).into();
+                    }
+                }
+                let _ = service.inner.events.send(value);
+            }
+        });
+    }
+}

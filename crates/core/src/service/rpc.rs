@@ -1,0 +1,221 @@
+//! The IPC socket's methods (docs/ipc.md) over the service's functions: parameters are
+//! checked into typed requests (unknown fields refused, naming the field), answers and
+//! errors become JSON.
+
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use super::TokenService;
+use super::apps::AppSpec;
+use super::login::{LoginRequest, PasswordLogin};
+use super::tokens::{GraphCall, TokenRequest};
+use crate::error::Error;
+use crate::ipc::protocol::RpcError;
+use crate::ipc::{Handler, Peer};
+use crate::store::audit::{AuditPeer, Channel};
+
+/// Serves a [`TokenService`] on the IPC socket.
+#[derive(Clone)]
+pub struct ServiceHandler {
+    service: TokenService,
+}
+
+impl ServiceHandler {
+    pub fn new(service: TokenService) -> Self {
+        ServiceHandler { service }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Named {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountParam {
+    account: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AliasParams {
+    account: String,
+    alias: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaitParams {
+    login: String,
+    #[serde(default)]
+    timeout_s: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteParams {
+    #[serde(default)]
+    login: Option<String>,
+    redirected_url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+fn params<T: DeserializeOwned>(value: Value) -> Result<T, RpcError> {
+    let value = if value.is_null() { json!({}) } else { value };
+    serde_json::from_value(value).map_err(|error| {
+        // serde names the field and what it expected; it never quotes a value it rejected
+        // except for enum variants, which are not secret.
+        RpcError::invalid_params(format!("invalid params: {error}"))
+    })
+}
+
+fn answer<T: serde::Serialize>(result: crate::error::Result<T>) -> Result<Value, RpcError> {
+    match result {
+        Ok(value) => serde_json::to_value(value).map_err(|_| {
+            RpcError::new(
+                crate::ipc::protocol::INTERNAL_ERROR,
+                "unserialisable answer",
+            )
+        }),
+        Err(error) => Err(RpcError::from(&error)),
+    }
+}
+
+fn audit_peer(peer: &Peer) -> AuditPeer {
+    AuditPeer {
+        pid: peer.pid,
+        uid: Some(peer.uid),
+        exe: peer
+            .executable
+            .as_ref()
+            .map(|path| path.display().to_string()),
+    }
+}
+
+impl Handler for ServiceHandler {
+    fn call<'a>(
+        &'a self,
+        peer: &'a Peer,
+        method: &'a str,
+        params_value: Value,
+    ) -> BoxFuture<'a, Result<Value, RpcError>> {
+        async move {
+            let service = &self.service;
+            match method {
+                "status" => {
+                    params::<Empty>(params_value)?;
+                    answer(service.status().await)
+                }
+                "accounts.list" => {
+                    params::<Empty>(params_value)?;
+                    answer(service.list_accounts().await)
+                }
+                "accounts.alias" => {
+                    let p: AliasParams = params(params_value)?;
+                    answer(service.set_alias(&p.account, p.alias.as_deref()).await)
+                }
+                "accounts.logout" => {
+                    let p: AccountParam = params(params_value)?;
+                    answer(
+                        service
+                            .logout(&p.account)
+                            .await
+                            .map(|removed| json!({"removed": removed})),
+                    )
+                }
+                "token.get" | "token.refresh" => {
+                    let request: TokenRequest = params(params_value)?;
+                    let force = method == "token.refresh";
+                    answer(
+                        service
+                            .token(&request, force, Channel::Ipc, audit_peer(peer))
+                            .await
+                            .map(|token| {
+                                json!({
+                                    "access_token": token.access_token.expose(),
+                                    "token_type": token.token_type,
+                                    "expires_at": token.expires_at,
+                                    "scopes": token.scopes,
+                                    "account": token.account,
+                                })
+                            }),
+                    )
+                }
+                "graph.request" => {
+                    let call: GraphCall = params(params_value)?;
+                    answer(service.graph_request(call).await)
+                }
+                "apps.add" => {
+                    let spec: AppSpec = params(params_value)?;
+                    answer(service.add_app(spec).await)
+                }
+                "apps.list" => {
+                    params::<Empty>(params_value)?;
+                    answer(service.list_apps().await)
+                }
+                "apps.show" => {
+                    let p: Named = params(params_value)?;
+                    answer(service.show_app(&p.name).await)
+                }
+                "apps.remove" => {
+                    let p: Named = params(params_value)?;
+                    answer(
+                        service
+                            .remove_app(&p.name)
+                            .await
+                            .map(|removed| json!({"removed": removed})),
+                    )
+                }
+                "login.start" => {
+                    let request: LoginRequest = params(params_value)?;
+                    answer(service.login_start(request).await)
+                }
+                "login.wait" => {
+                    let p: WaitParams = params(params_value)?;
+                    let timeout = Duration::from_secs(p.timeout_s.unwrap_or(600).min(3600));
+                    answer(service.login_wait(&p.login, timeout).await)
+                }
+                "login.complete" => {
+                    let p: CompleteParams = params(params_value)?;
+                    answer(
+                        service
+                            .login_complete(p.login.as_deref(), &p.redirected_url)
+                            .await,
+                    )
+                }
+                "login.password" => {
+                    let request: PasswordLogin = params(params_value)?;
+                    answer(service.login_password(request).await)
+                }
+                "shutdown" => {
+                    params::<Empty>(params_value)?;
+                    service.shutdown();
+                    Ok(json!({"stopping": true}))
+                }
+                other => Err(RpcError::method_not_found(other)),
+            }
+        }
+        .boxed()
+    }
+
+    fn subscribe(&self) -> Option<broadcast::Receiver<Value>> {
+        Some(self.service.subscribe())
+    }
+}
+
+impl From<Error> for RpcError {
+    fn from(error: Error) -> Self {
+        RpcError::from(&error)
+    }
+}
