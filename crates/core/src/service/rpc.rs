@@ -20,15 +20,21 @@ use crate::ipc::protocol::RpcError;
 use crate::ipc::{Handler, Peer};
 use crate::store::audit::{AuditPeer, Channel};
 
-/// Serves a [`TokenService`] on the IPC socket.
+/// Serves a [`TokenService`] on the IPC socket (or, with [`ServiceHandler::for_channel`],
+/// on the HTTP API: the same methods, audited under that channel).
 #[derive(Clone)]
 pub struct ServiceHandler {
     service: TokenService,
+    channel: Channel,
 }
 
 impl ServiceHandler {
     pub fn new(service: TokenService) -> Self {
-        ServiceHandler { service }
+        Self::for_channel(service, Channel::Ipc)
+    }
+
+    pub fn for_channel(service: TokenService, channel: Channel) -> Self {
+        ServiceHandler { service, channel }
     }
 }
 
@@ -139,7 +145,7 @@ impl Handler for ServiceHandler {
                     let force = method == "token.refresh";
                     answer(
                         service
-                            .token(&request, force, Channel::Ipc, audit_peer(peer))
+                            .token(&request, force, self.channel, audit_peer(peer))
                             .await
                             .map(|token| {
                                 json!({
