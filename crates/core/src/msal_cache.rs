@@ -249,6 +249,16 @@ impl MsalCache {
         String::from_utf8(out).unwrap_or_default()
     }
 
+    /// Whether the document is (or could become) a token cache: it has no sections yet, or
+    /// at least one of MSAL's. A JSON object of other sections (a settings file, say) is not
+    /// one, and an export refuses to write tokens into it.
+    pub fn is_token_cache(&self) -> bool {
+        self.sections.is_empty()
+            || SECTIONS
+                .iter()
+                .any(|name| self.sections.contains_key(*name))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sections
             .values()

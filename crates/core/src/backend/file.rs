@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use futures_util::future::BoxFuture;
 
-use super::{AppKey, RefreshGuard, StoredAccount, TokenBackend, msal_mapping};
+use super::{AccountSnapshot, AppKey, RefreshGuard, StoredAccount, TokenBackend, msal_mapping};
 use crate::error::{Error, Result};
 use crate::msal_cache::MsalCache;
 use crate::scopes::Scopes;
@@ -48,6 +48,51 @@ impl FileBackend {
     pub async fn apps(&self) -> Result<Vec<AppKey>> {
         self.blocking(|file| Ok(msal_mapping::apps(&file.read()?)))
             .await
+    }
+
+    /// Every account of every app in the file with ALL its tokens (what an import takes), app
+    /// by app as [`FileBackend::apps`] lists them. Unlike `load`, a missing file is an error
+    /// here: there is nothing to import.
+    pub async fn snapshots(&self) -> Result<Vec<(AppKey, Vec<AccountSnapshot>)>> {
+        self.blocking(|file| {
+            if !file.path.exists() {
+                return Err(file.storage_error("does not exist"));
+            }
+            let cache = file.read()?;
+            Ok(msal_mapping::apps(&cache)
+                .into_iter()
+                .map(|app| {
+                    let accounts = msal_mapping::identities(&cache, &app)
+                        .iter()
+                        .map(|identity| msal_mapping::snapshot(&cache, &app, identity))
+                        .collect();
+                    (app, accounts)
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// Merges whole accounts (every access token, refresh and ID token) into the file in ONE
+    /// locked, atomic write, keeping every other account, app and unknown entry. A file that
+    /// does not read, or reads as JSON that is not a token cache (no MSAL section), is an
+    /// error and is left as it is.
+    pub async fn save_snapshots(&self, accounts: Vec<(AppKey, AccountSnapshot)>) -> Result<()> {
+        self.blocking(move |file| {
+            file.update(|cache| {
+                if !cache.is_token_cache() {
+                    return Err(file.storage_error(
+                        "is not a token cache (a JSON object without any of MSAL's sections); \
+                         it was left as it is: choose another file",
+                    ));
+                }
+                for (app, snapshot) in &accounts {
+                    msal_mapping::save_snapshot(cache, app, snapshot);
+                }
+                Ok(())
+            })?
+        })
+        .await
     }
 
     fn storage_error(&self, reason: impl Into<String>) -> Error {

@@ -10,14 +10,15 @@
 mod env;
 mod file;
 mod memory;
-mod msal_mapping;
+pub(crate) mod msal_mapping;
 mod transfer;
 
 use futures_util::future::BoxFuture;
 
 use crate::error::Result;
 use crate::scopes::Scopes;
-use crate::token::{AccountIdentity, TokenSet};
+use crate::secret::Secret;
+use crate::token::{AccountIdentity, ClientInfo, IdTokenClaims, TokenSet};
 
 pub use env::{DEFAULT_VARIABLE, EnvBackend};
 pub use file::{DEFAULT_FILE_NAME, FileBackend};
@@ -40,6 +41,48 @@ pub struct StoredAccount {
     /// The access token that best covers the scopes asked for (else the newest), carrying the
     /// account's refresh token and ID token.
     pub tokens: TokenSet,
+}
+
+/// Everything stored for one account: its refresh and ID tokens and EVERY access token (one per
+/// scope set), where [`StoredAccount`] has only the best one. What import and export move
+/// between a token file and the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountSnapshot {
+    pub identity: AccountIdentity,
+    pub refresh_token: Option<Secret>,
+    pub id_token: Option<Secret>,
+    pub id_token_claims: Option<IdTokenClaims>,
+    pub client_info: Option<ClientInfo>,
+    /// One per scope set, oldest first; their `refresh_token`, `id_token`, `id_token_claims`
+    /// and `client_info` are empty (those are the account's, above).
+    pub access_tokens: Vec<TokenSet>,
+    /// When these tokens were last written: the refresh token's time, else the newest access
+    /// token's. `None` when the source does not say.
+    pub updated_at: Option<i64>,
+}
+
+impl AccountSnapshot {
+    /// `tokens` with the account's refresh token, ID token and client info filled in.
+    pub fn with_account_secrets(&self, tokens: &TokenSet) -> TokenSet {
+        TokenSet {
+            refresh_token: self.refresh_token.clone(),
+            id_token: self.id_token.clone(),
+            id_token_claims: self.id_token_claims.clone(),
+            client_info: self.client_info.clone(),
+            ..tokens.clone()
+        }
+    }
+
+    /// The access tokens still valid `margin_secs` after `now`.
+    pub fn valid_access_tokens(
+        &self,
+        now: i64,
+        margin_secs: i64,
+    ) -> impl Iterator<Item = &TokenSet> {
+        self.access_tokens
+            .iter()
+            .filter(move |tokens| tokens.expires_at > now.saturating_add(margin_secs))
+    }
 }
 
 /// Held while this process refreshes an account; dropping it lets others refresh.

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{AppKey, StoredAccount, best_token};
+use super::{AccountSnapshot, AppKey, StoredAccount, best_token};
 use crate::msal_cache::{
     ACCESS_TOKEN, AccountEntry, CredentialEntry, ID_TOKEN, MsalCache, REFRESH_TOKEN, keys,
 };
@@ -96,6 +96,89 @@ fn identity_of(account: &AccountEntry) -> AccountIdentity {
     }
 }
 
+/// Everything the cache holds for `identity` (one of [`identities`]): its newest refresh
+/// token, its ID token and every access token, in file order.
+pub(crate) fn snapshot(
+    cache: &MsalCache,
+    app: &AppKey,
+    identity: &AccountIdentity,
+) -> AccountSnapshot {
+    let mine = |entry: &CredentialEntry| owned_by(entry, app, identity);
+    let refresh = cache
+        .credentials(REFRESH_TOKEN)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|entry| mine(entry))
+        .max_by_key(|entry| epoch_of(entry, "last_modification_time").unwrap_or(0));
+    let refreshed_at = refresh
+        .as_ref()
+        .and_then(|entry| epoch_of(entry, "last_modification_time"));
+    let refresh_token = refresh.map(|entry| Secret::new(entry.secret));
+    let id_token = cache
+        .credentials(ID_TOKEN)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|entry| mine(entry))
+        .map(|entry| Secret::new(entry.secret));
+    let id_token_claims = id_token
+        .as_ref()
+        .and_then(|token| IdTokenClaims::decode(token).ok());
+    let client_info = (!identity.is_app())
+        .then_some(identity.home_account_id.as_str())
+        .and_then(|home| home.split_once('.'))
+        .map(|(uid, utid)| ClientInfo {
+            uid: uid.to_owned(),
+            utid: utid.to_owned(),
+        });
+    let access_tokens: Vec<TokenSet> = cache
+        .credentials(ACCESS_TOKEN)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|entry| mine(entry))
+        .map(|entry| TokenSet {
+            access_token: Secret::new(entry.secret.as_str()),
+            token_type: entry
+                .extra
+                .get("token_type")
+                .and_then(Value::as_str)
+                .unwrap_or("Bearer")
+                .to_owned(),
+            refresh_token: None,
+            id_token: None,
+            id_token_claims: None,
+            client_info: None,
+            scopes: Scopes::from_granted(entry.target.as_deref().unwrap_or_default()),
+            obtained_at: epoch_of(&entry, "cached_at").unwrap_or(0),
+            expires_at: epoch_of(&entry, "expires_on").unwrap_or(0),
+            ext_expires_at: epoch_of(&entry, "extended_expires_on"),
+            refresh_on: epoch_of(&entry, "refresh_on"),
+        })
+        .collect();
+    let newest_access = access_tokens
+        .iter()
+        .map(|tokens| tokens.obtained_at)
+        .filter(|at| *at > 0)
+        .max();
+    // Files MSAL wrote have no name in the Account entry; MSAL itself takes it from the ID
+    // token.
+    let mut identity = identity.clone();
+    if identity.display_name.is_none() {
+        identity.display_name = id_token_claims
+            .as_ref()
+            .and_then(IdTokenClaims::display_name)
+            .map(str::to_owned);
+    }
+    AccountSnapshot {
+        identity,
+        refresh_token,
+        id_token,
+        id_token_claims,
+        client_info,
+        access_tokens,
+        updated_at: refreshed_at.max(newest_access),
+    }
+}
+
 /// The account named `name` with its best token for `scopes`.
 pub(crate) fn load(
     cache: &MsalCache,
@@ -106,74 +189,55 @@ pub(crate) fn load(
     let identity = identities(cache, app)
         .into_iter()
         .find(|identity| identity.is_named(name))?;
-    let home = (!identity.is_app()).then_some(identity.home_account_id.as_str());
-    let mine = |entry: &CredentialEntry| owned_by(entry, app, &identity);
-    let refresh_token = cache
-        .credentials(REFRESH_TOKEN)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|entry| mine(entry))
-        .max_by_key(|entry| epoch_of(entry, "last_modification_time").unwrap_or(0))
-        .map(|entry| Secret::new(entry.secret));
-    let id_token = cache
-        .credentials(ID_TOKEN)
-        .unwrap_or_default()
-        .into_iter()
-        .find(|entry| mine(entry))
-        .map(|entry| Secret::new(entry.secret));
-    let id_token_claims = id_token
-        .as_ref()
-        .and_then(|token| IdTokenClaims::decode(token).ok());
-    let client_info = home
-        .and_then(|home| home.split_once('.'))
-        .map(|(uid, utid)| ClientInfo {
-            uid: uid.to_owned(),
-            utid: utid.to_owned(),
-        });
-    let template = TokenSet {
+    let snapshot = snapshot(cache, app, &identity);
+    let tokens = match best_token(&snapshot.access_tokens, scopes) {
+        Some(best) => snapshot.with_account_secrets(best),
+        // Only a refresh token left (MSAL purges expired access tokens): an expired, empty
+        // access token makes the caller refresh.
+        None if snapshot.refresh_token.is_some() => {
+            snapshot.with_account_secrets(&refresh_only_template())
+        }
+        None => return None,
+    };
+    Some(StoredAccount {
+        identity: snapshot.identity,
+        tokens,
+    })
+}
+
+/// An expired, empty access token: what an account with only a refresh token loads as, so the
+/// caller refreshes.
+pub(crate) fn refresh_only_template() -> TokenSet {
+    TokenSet {
         access_token: Secret::default(),
         token_type: "Bearer".to_owned(),
-        refresh_token,
-        id_token,
-        id_token_claims,
-        client_info,
+        refresh_token: None,
+        id_token: None,
+        id_token_claims: None,
+        client_info: None,
         scopes: Scopes::default(),
         obtained_at: 0,
         expires_at: 0,
         ext_expires_at: None,
         refresh_on: None,
-    };
-    let candidates: Vec<TokenSet> = cache
-        .credentials(ACCESS_TOKEN)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|entry| mine(entry))
-        .map(|entry| TokenSet {
-            access_token: Secret::new(entry.secret.as_str()),
-            scopes: Scopes::from_granted(entry.target.as_deref().unwrap_or_default()),
-            obtained_at: epoch_of(&entry, "cached_at").unwrap_or(0),
-            expires_at: epoch_of(&entry, "expires_on").unwrap_or(0),
-            ext_expires_at: epoch_of(&entry, "extended_expires_on"),
-            refresh_on: epoch_of(&entry, "refresh_on"),
-            ..template.clone()
-        })
-        .collect();
-    // Only a refresh token left (MSAL purges expired access tokens): an expired, empty access
-    // token makes the caller refresh.
-    let tokens = best_token(&candidates, scopes)
-        .cloned()
-        .or_else(|| template.refresh_token.is_some().then_some(template))?;
-    // Files MSAL wrote have no name in the Account entry; MSAL itself takes it from the ID
-    // token.
-    let mut identity = identity;
-    if identity.display_name.is_none() {
-        identity.display_name = tokens
-            .id_token_claims
-            .as_ref()
-            .and_then(IdTokenClaims::display_name)
-            .map(str::to_owned);
     }
-    Some(StoredAccount { identity, tokens })
+}
+
+/// Writes a whole account the way MSAL would: its Account entry, every access token of the
+/// snapshot, its refresh token and its ID token. Other accounts and apps are kept.
+pub(crate) fn save_snapshot(cache: &mut MsalCache, app: &AppKey, snapshot: &AccountSnapshot) {
+    for tokens in &snapshot.access_tokens {
+        save(
+            cache,
+            app,
+            &snapshot.identity,
+            &snapshot.with_account_secrets(tokens),
+        );
+    }
+    if snapshot.access_tokens.is_empty() {
+        let template = snapshot.with_account_secrets(&refresh_only_template());
+        save_account(cache, app, &snapshot.identity, &template);
+    }
 }
 
 /// Writes one account's tokens the way MSAL would after this token answer.
@@ -183,12 +247,54 @@ pub(crate) fn save(
     identity: &AccountIdentity,
     tokens: &TokenSet,
 ) {
+    save_account(cache, app, identity, tokens);
     let home = (!identity.is_app()).then(|| identity.home_account_id.clone());
-    let realm = if identity.is_app() {
+    let realm = realm_of(app, identity);
+    let target = keys::target(tokens.scopes.as_slice());
+    let mut at_extra = Map::new();
+    at_extra.insert(
+        "token_type".into(),
+        Value::String(tokens.token_type.clone()),
+    );
+    at_extra.insert("cached_at".into(), epoch_string(tokens.obtained_at));
+    at_extra.insert("expires_on".into(), epoch_string(tokens.expires_at));
+    at_extra.insert(
+        "extended_expires_on".into(),
+        epoch_string(tokens.ext_expires_at.unwrap_or(tokens.expires_at)),
+    );
+    if let Some(refresh_on) = tokens.refresh_on {
+        at_extra.insert("refresh_on".into(), epoch_string(refresh_on));
+    }
+    cache.upsert_credential(CredentialEntry {
+        credential_type: ACCESS_TOKEN.into(),
+        secret: tokens.access_token.expose().to_owned(),
+        home_account_id: home.clone(),
+        environment: app.environment.clone(),
+        client_id: app.client_id.clone(),
+        target: Some(target),
+        realm: Some(realm),
+        extra: at_extra,
+    });
+}
+
+fn realm_of(app: &AppKey, identity: &AccountIdentity) -> String {
+    if identity.is_app() {
         identity.tenant_id.clone()
     } else {
         app.realm.clone()
-    };
+    }
+}
+
+/// Writes what MSAL keeps per account rather than per scope set: the Account entry, the
+/// refresh token (when `tokens` carries one) and the ID token.
+fn save_account(
+    cache: &mut MsalCache,
+    app: &AppKey,
+    identity: &AccountIdentity,
+    tokens: &TokenSet,
+) {
+    let home = (!identity.is_app()).then(|| identity.home_account_id.clone());
+    let realm = realm_of(app, identity);
     let target = keys::target(tokens.scopes.as_slice());
     let now = now_unix();
     if let Some(home) = &home {
@@ -218,30 +324,6 @@ pub(crate) fn save(
             extra,
         });
     }
-    let mut at_extra = Map::new();
-    at_extra.insert(
-        "token_type".into(),
-        Value::String(tokens.token_type.clone()),
-    );
-    at_extra.insert("cached_at".into(), epoch_string(tokens.obtained_at));
-    at_extra.insert("expires_on".into(), epoch_string(tokens.expires_at));
-    at_extra.insert(
-        "extended_expires_on".into(),
-        epoch_string(tokens.ext_expires_at.unwrap_or(tokens.expires_at)),
-    );
-    if let Some(refresh_on) = tokens.refresh_on {
-        at_extra.insert("refresh_on".into(), epoch_string(refresh_on));
-    }
-    cache.upsert_credential(CredentialEntry {
-        credential_type: ACCESS_TOKEN.into(),
-        secret: tokens.access_token.expose().to_owned(),
-        home_account_id: home.clone(),
-        environment: app.environment.clone(),
-        client_id: app.client_id.clone(),
-        target: Some(target.clone()),
-        realm: Some(realm.clone()),
-        extra: at_extra,
-    });
     if let (Some(home), Some(refresh_token)) = (&home, &tokens.refresh_token) {
         // One refresh token per user and app: a rotated one replaces every older entry.
         cache.retain_credentials(REFRESH_TOKEN, |entry| {

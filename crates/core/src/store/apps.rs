@@ -4,9 +4,10 @@
 
 use serde_json::Value;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
 use super::db::Store;
+use super::seal::Sealer;
 use super::sql::{context, new_id, sql_error, unique_or_sql};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -128,7 +129,7 @@ pub struct Apps<'a> {
     store: &'a Store,
 }
 
-const COLUMNS: &str = "id, name, client_id, tenant, environment, authority, flow_type, \
+pub(crate) const COLUMNS: &str = "id, name, client_id, tenant, environment, authority, flow_type, \
     redirect_kind, protocol, default_scopes, client_secret IS NOT NULL AS has_secret, \
     certificate IS NOT NULL AS has_certificate, source, created_at, updated_at";
 
@@ -142,47 +143,9 @@ impl<'a> Apps<'a> {
     /// Adds a registration; its name must be new, and so must its (client id, environment,
     /// tenant).
     pub async fn add(&self, new: &NewAppRegistration) -> Result<AppRegistration> {
-        let id = new_id();
-        let now = now_unix();
-        let sealer = self.store.sealer();
-        let secret = new
-            .client_secret
-            .as_ref()
-            .map(|secret| sealer.seal(secret, &context("app_registrations", &id, "client_secret")));
-        let certificate = new
-            .certificate
-            .as_ref()
-            .map(|secret| sealer.seal(secret, &context("app_registrations", &id, "certificate")));
-        let fields = &new.fields;
-        sqlx::query(
-            "INSERT INTO app_registrations (id, name, client_id, tenant, environment, authority, \
-             flow_type, redirect_kind, protocol, default_scopes, client_secret, certificate, \
-             source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(&fields.name)
-        .bind(&fields.client_id)
-        .bind(&fields.tenant)
-        .bind(&fields.environment)
-        .bind(&fields.authority)
-        .bind(fields.flow_type.as_str())
-        .bind(fields.redirect_kind.as_str())
-        .bind(fields.protocol.to_string())
-        .bind(json_list(&fields.default_scopes))
-        .bind(secret)
-        .bind(certificate)
-        .bind(new.source.as_str())
-        .bind(now)
-        .bind(now)
-        .execute(&self.store.inner.pool)
-        .await
-        .map_err(|error| {
-            unique_or_sql(
-                error,
-                "app registration",
-                "another registration has this name, or this client id for the same authority",
-            )
-        })?;
+        let mut connection = self.store.inner.pool.acquire().await.map_err(sql_error)?;
+        let id = insert_registration(&mut connection, self.store.sealer(), new).await?;
+        drop(connection);
         self.get(&id).await?.ok_or_else(|| Error::StoreIo {
             message: "the registration vanished right after it was added".into(),
         })
@@ -337,11 +300,61 @@ impl<'a> Apps<'a> {
     }
 }
 
+/// Inserts a registration on `connection` (inside the caller's transaction, if any) and
+/// returns its id. A clash of name or app key is `invalid_input`.
+pub(crate) async fn insert_registration(
+    connection: &mut SqliteConnection,
+    sealer: &Sealer,
+    new: &NewAppRegistration,
+) -> Result<String> {
+    let id = new_id();
+    let now = now_unix();
+    let secret = new
+        .client_secret
+        .as_ref()
+        .map(|secret| sealer.seal(secret, &context("app_registrations", &id, "client_secret")));
+    let certificate = new
+        .certificate
+        .as_ref()
+        .map(|secret| sealer.seal(secret, &context("app_registrations", &id, "certificate")));
+    let fields = &new.fields;
+    sqlx::query(
+        "INSERT INTO app_registrations (id, name, client_id, tenant, environment, authority, \
+         flow_type, redirect_kind, protocol, default_scopes, client_secret, certificate, \
+         source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(&fields.name)
+    .bind(&fields.client_id)
+    .bind(&fields.tenant)
+    .bind(&fields.environment)
+    .bind(&fields.authority)
+    .bind(fields.flow_type.as_str())
+    .bind(fields.redirect_kind.as_str())
+    .bind(fields.protocol.to_string())
+    .bind(json_list(&fields.default_scopes))
+    .bind(secret)
+    .bind(certificate)
+    .bind(new.source.as_str())
+    .bind(now)
+    .bind(now)
+    .execute(&mut *connection)
+    .await
+    .map_err(|error| {
+        unique_or_sql(
+            error,
+            "app registration",
+            "another registration has this name, or this client id for the same authority",
+        )
+    })?;
+    Ok(id)
+}
+
 fn json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
 }
 
-fn read_row(row: &SqliteRow) -> Result<AppRegistration> {
+pub(crate) fn read_row(row: &SqliteRow) -> Result<AppRegistration> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(sql_error);
     let protocol: Value = serde_json::from_str(&text("protocol")?).unwrap_or(Value::Null);
     let default_scopes: Vec<String> =

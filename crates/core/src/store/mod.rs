@@ -12,16 +12,20 @@
 //!   reached as `store.apps()`, `store.accounts()`, ...
 //! - `index`: [`Store::valid_access_token`], the in-memory index of sealed access tokens.
 //! - `backend`: [`StoreBackend`], the store as a [`crate::backend::TokenBackend`].
+//! - [`transfer`]: [`import_token_file`] and [`export_token_file`], python-o365 / MSAL token
+//!   files in and out (whole accounts through [`crate::backend::FileBackend`]; an import is one
+//!   transaction, an export one atomic merge into the file).
 //!
 //! Invariants: secrets are sealed before they reach SQL (nothing secret in the file, its WAL
 //! or its shared memory); a refresh writes the rotated refresh token, the access token and the
 //! account status in one transaction ([`tokens::Tokens::save`]); a file that is not our store
 //! is reported and never modified or replaced.
 //!
-//! Hooks for later work: python-o365/MSAL import and export write accounts with
-//! [`accounts::AccountSource::Import`] and registrations with [`apps::AppSource::Import`]
-//! through [`tokens::Tokens::save`]; the crash test kills a process inside `Tokens::save`;
-//! benchmarks time `Store::open`, `valid_access_token` and `Tokens::save`.
+//! Import creates accounts with [`accounts::AccountSource::Import`] and registrations with
+//! [`apps::AppSource::Import`] (an existing registration of the same client id and authority
+//! host is reused), with the same row writers as [`tokens::Tokens::save`]. The crash test
+//! (`tests/store_crash.rs`) kills a process inside `Tokens::save`; `examples/bench_store.rs`
+//! times `Store::open`, `valid_access_token` and `Tokens::save` (results in BENCHMARKS.md).
 
 pub mod accounts;
 pub mod apps;
@@ -36,8 +40,12 @@ pub mod pending;
 pub mod seal;
 mod sql;
 pub mod tokens;
+pub mod transfer;
 
 pub use backend::{LEASE_TTL_SECS, LEASE_WAIT, StoreBackend};
 pub use db::{APPLICATION_ID, KeySource, Store, StoreOptions, default_path};
 pub use index::CachedToken;
 pub use owner::{Owner, Ownership};
+pub use transfer::{
+    ExportReport, ExportSelection, ImportReport, export_token_file, import_token_file,
+};
