@@ -338,6 +338,12 @@ impl MsalCache {
             .collect())
     }
 
+    /// The Account entry stored under `key` ([`keys::account`]), if it reads as one.
+    pub fn account(&self, key: &str) -> Option<AccountEntry> {
+        let value = self.sections.get(ACCOUNT)?.get(key)?;
+        AccountEntry::deserialize(value).ok()
+    }
+
     pub fn upsert_account(&mut self, account: AccountEntry) {
         let key = keys::account(
             &account.home_account_id,
@@ -422,6 +428,28 @@ impl MsalCache {
         if let Some(Value::Object(entries)) = self.sections.get_mut(section) {
             entries.retain(|_, value| {
                 CredentialEntry::deserialize(&*value).map_or(true, |entry| keep(&entry))
+            });
+        }
+    }
+
+    /// Keeps the refresh tokens for which `keep(home_account_id, client_id, environment)` is
+    /// true, reading only those fields of each entry (not the whole entry): an export of
+    /// thousands of accounts goes through the section once. Entries without these fields
+    /// are kept.
+    pub fn retain_refresh_tokens(&mut self, mut keep: impl FnMut(&str, &str, &str) -> bool) {
+        if let Some(Value::Object(entries)) = self.sections.get_mut(REFRESH_TOKEN) {
+            entries.retain(|_, entry| {
+                let field = |name: &str| entry.get(name).and_then(Value::as_str);
+                match (
+                    field("home_account_id"),
+                    field("client_id"),
+                    field("environment"),
+                ) {
+                    (Some(home), Some(client_id), Some(environment)) => {
+                        keep(home, client_id, environment)
+                    }
+                    _ => true,
+                }
             });
         }
     }

@@ -62,10 +62,7 @@ impl FileBackend {
             Ok(msal_mapping::apps(&cache)
                 .into_iter()
                 .map(|app| {
-                    let accounts = msal_mapping::identities(&cache, &app)
-                        .iter()
-                        .map(|identity| msal_mapping::snapshot(&cache, &app, identity))
-                        .collect();
+                    let accounts = msal_mapping::snapshots(&cache, &app);
                     (app, accounts)
                 })
                 .collect())
@@ -86,9 +83,7 @@ impl FileBackend {
                          it was left as it is: choose another file",
                     ));
                 }
-                for (app, snapshot) in &accounts {
-                    msal_mapping::save_snapshot(cache, app, snapshot);
-                }
+                msal_mapping::save_snapshots(cache, &accounts);
                 Ok(())
             })?
         })

@@ -2,6 +2,8 @@
 //! every MSAL library read and write: one Account entry per user, one AccessToken per scope
 //! set, one RefreshToken per user and app, the raw IdToken, and AppMetadata.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use super::{AccountSnapshot, AppKey, StoredAccount, best_token};
@@ -45,32 +47,31 @@ fn owned_by(entry: &CredentialEntry, app: &AppKey, identity: &AccountIdentity) -
 }
 
 /// Every identity with tokens of `app`: users from their Account entries (in file order), then
-/// app-only tokens as the app's own identity.
+/// app-only tokens as the app's own identity. Linear in the size of the cache.
 pub(crate) fn identities(cache: &MsalCache, app: &AppKey) -> Vec<AccountIdentity> {
     let credentials: Vec<CredentialEntry> = [ACCESS_TOKEN, REFRESH_TOKEN, ID_TOKEN]
         .into_iter()
         .flat_map(|section| cache.credentials(section).unwrap_or_default())
         .filter(|entry| belongs_to_app(entry, app))
         .collect();
+    let with_tokens: HashSet<&str> = credentials
+        .iter()
+        .filter_map(|entry| entry.home_account_id.as_deref())
+        .collect();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut found: Vec<AccountIdentity> = Vec::new();
     for account in cache.accounts().unwrap_or_default() {
-        let has_tokens = credentials.iter().any(|entry| {
-            entry.home_account_id.as_deref() == Some(account.home_account_id.as_str())
-        });
-        let known = found
-            .iter()
-            .any(|identity| identity.home_account_id == account.home_account_id);
-        if has_tokens && !known && account.environment.eq_ignore_ascii_case(&app.environment) {
+        if with_tokens.contains(account.home_account_id.as_str())
+            && account.environment.eq_ignore_ascii_case(&app.environment)
+            && seen.insert(account.home_account_id.clone())
+        {
             found.push(identity_of(&account));
         }
     }
     for entry in credentials.iter().filter(|entry| is_app_only(entry)) {
         let realm = entry.realm.clone().unwrap_or_else(|| app.realm.clone());
         let identity = AccountIdentity::of_app(&app.client_id, &realm);
-        if !found
-            .iter()
-            .any(|known| known.home_account_id == identity.home_account_id)
-        {
+        if seen.insert(identity.home_account_id.clone()) {
             found.push(identity);
         }
     }
@@ -103,22 +104,77 @@ pub(crate) fn snapshot(
     app: &AppKey,
     identity: &AccountIdentity,
 ) -> AccountSnapshot {
-    let mine = |entry: &CredentialEntry| owned_by(entry, app, identity);
-    let refresh = cache
-        .credentials(REFRESH_TOKEN)
-        .unwrap_or_default()
+    let mine = |section: &'static str| -> Vec<CredentialEntry> {
+        cache
+            .credentials(section)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|entry| owned_by(entry, app, identity))
+            .collect()
+    };
+    build_snapshot(
+        identity,
+        mine(REFRESH_TOKEN),
+        mine(ID_TOKEN),
+        mine(ACCESS_TOKEN),
+    )
+}
+
+/// [`snapshot`] of every identity of `app`, reading each section once: linear in the size of
+/// the cache, for imports of thousands of accounts.
+pub(crate) fn snapshots(cache: &MsalCache, app: &AppKey) -> Vec<AccountSnapshot> {
+    let owner = |entry: &CredentialEntry| -> String {
+        if is_app_only(entry) {
+            format!(
+                "app:{}",
+                entry.realm.as_deref().unwrap_or(&app.realm).to_lowercase()
+            )
+        } else {
+            entry.home_account_id.clone().unwrap_or_default()
+        }
+    };
+    let mut groups: HashMap<String, [Vec<CredentialEntry>; 3]> = HashMap::new();
+    for (index, section) in [REFRESH_TOKEN, ID_TOKEN, ACCESS_TOKEN]
         .into_iter()
-        .filter(|entry| mine(entry))
+        .enumerate()
+    {
+        for entry in cache.credentials(section).unwrap_or_default() {
+            if belongs_to_app(&entry, app) {
+                groups.entry(owner(&entry)).or_default()[index].push(entry);
+            }
+        }
+    }
+    identities(cache, app)
+        .iter()
+        .map(|identity| {
+            let key = if identity.is_app() {
+                format!("app:{}", identity.tenant_id.to_lowercase())
+            } else {
+                identity.home_account_id.clone()
+            };
+            let [refresh, id, access] = groups.remove(&key).unwrap_or_default();
+            build_snapshot(identity, refresh, id, access)
+        })
+        .collect()
+}
+
+/// An account's snapshot from its own credential entries.
+fn build_snapshot(
+    identity: &AccountIdentity,
+    refresh_tokens: Vec<CredentialEntry>,
+    id_tokens: Vec<CredentialEntry>,
+    access_tokens: Vec<CredentialEntry>,
+) -> AccountSnapshot {
+    let refresh = refresh_tokens
+        .into_iter()
         .max_by_key(|entry| epoch_of(entry, "last_modification_time").unwrap_or(0));
     let refreshed_at = refresh
         .as_ref()
         .and_then(|entry| epoch_of(entry, "last_modification_time"));
     let refresh_token = refresh.map(|entry| Secret::new(entry.secret));
-    let id_token = cache
-        .credentials(ID_TOKEN)
-        .unwrap_or_default()
+    let id_token = id_tokens
         .into_iter()
-        .find(|entry| mine(entry))
+        .next()
         .map(|entry| Secret::new(entry.secret));
     let id_token_claims = id_token
         .as_ref()
@@ -130,11 +186,8 @@ pub(crate) fn snapshot(
             uid: uid.to_owned(),
             utid: utid.to_owned(),
         });
-    let access_tokens: Vec<TokenSet> = cache
-        .credentials(ACCESS_TOKEN)
-        .unwrap_or_default()
+    let access_tokens: Vec<TokenSet> = access_tokens
         .into_iter()
-        .filter(|entry| mine(entry))
         .map(|entry| TokenSet {
             access_token: Secret::new(entry.secret.as_str()),
             token_type: entry
@@ -223,20 +276,48 @@ pub(crate) fn refresh_only_template() -> TokenSet {
     }
 }
 
-/// Writes a whole account the way MSAL would: its Account entry, every access token of the
-/// snapshot, its refresh token and its ID token. Other accounts and apps are kept.
-pub(crate) fn save_snapshot(cache: &mut MsalCache, app: &AppKey, snapshot: &AccountSnapshot) {
-    for tokens in &snapshot.access_tokens {
-        save(
+/// Writes whole accounts the way MSAL would: each one's Account entry, every access token of
+/// its snapshot, its refresh token and its ID token. Other accounts and apps are kept. The
+/// refresh tokens these accounts replace are removed in one pass over the section, so writing
+/// thousands of accounts stays linear.
+pub(crate) fn save_snapshots(cache: &mut MsalCache, accounts: &[(AppKey, AccountSnapshot)]) {
+    let replaced: HashSet<(String, String, String)> = accounts
+        .iter()
+        .filter(|(_, snapshot)| snapshot.refresh_token.is_some() && !snapshot.identity.is_app())
+        .map(|(app, snapshot)| {
+            (
+                snapshot.identity.home_account_id.clone(),
+                app.client_id.to_lowercase(),
+                app.environment.to_lowercase(),
+            )
+        })
+        .collect();
+    if !replaced.is_empty() {
+        cache.retain_refresh_tokens(|home, client_id, environment| {
+            !replaced.contains(&(
+                home.to_owned(),
+                client_id.to_lowercase(),
+                environment.to_lowercase(),
+            ))
+        });
+    }
+    for (app, snapshot) in accounts {
+        // The account's refresh token goes with the scopes of its newest access token.
+        let newest = snapshot
+            .access_tokens
+            .iter()
+            .max_by_key(|tokens| tokens.obtained_at)
+            .cloned()
+            .unwrap_or_else(refresh_only_template);
+        write_account(
             cache,
             app,
             &snapshot.identity,
-            &snapshot.with_account_secrets(tokens),
+            &snapshot.with_account_secrets(&newest),
         );
-    }
-    if snapshot.access_tokens.is_empty() {
-        let template = snapshot.with_account_secrets(&refresh_only_template());
-        save_account(cache, app, &snapshot.identity, &template);
+        for tokens in &snapshot.access_tokens {
+            write_access_token(cache, app, &snapshot.identity, tokens);
+        }
     }
 }
 
@@ -247,7 +328,25 @@ pub(crate) fn save(
     identity: &AccountIdentity,
     tokens: &TokenSet,
 ) {
-    save_account(cache, app, identity, tokens);
+    if tokens.refresh_token.is_some() && !identity.is_app() {
+        // One refresh token per user and app: a rotated one replaces every older entry.
+        cache.retain_refresh_tokens(|home, client_id, environment| {
+            !(home == identity.home_account_id
+                && client_id.eq_ignore_ascii_case(&app.client_id)
+                && environment.eq_ignore_ascii_case(&app.environment))
+        });
+    }
+    write_account(cache, app, identity, tokens);
+    write_access_token(cache, app, identity, tokens);
+}
+
+/// Upserts the access token of `tokens` (its scope set).
+fn write_access_token(
+    cache: &mut MsalCache,
+    app: &AppKey,
+    identity: &AccountIdentity,
+    tokens: &TokenSet,
+) {
     let home = (!identity.is_app()).then(|| identity.home_account_id.clone());
     let realm = realm_of(app, identity);
     let target = keys::target(tokens.scopes.as_slice());
@@ -286,8 +385,8 @@ fn realm_of(app: &AppKey, identity: &AccountIdentity) -> String {
 }
 
 /// Writes what MSAL keeps per account rather than per scope set: the Account entry, the
-/// refresh token (when `tokens` carries one) and the ID token.
-fn save_account(
+/// refresh token (when `tokens` carries one; the caller removed older ones) and the ID token.
+fn write_account(
     cache: &mut MsalCache,
     app: &AppKey,
     identity: &AccountIdentity,
@@ -301,10 +400,7 @@ fn save_account(
         // An existing entry keeps its extra fields (other tools' additions, the grant MSAL
         // recorded in `account_source`); a new one says what MSAL would.
         let mut extra = cache
-            .accounts()
-            .unwrap_or_default()
-            .into_iter()
-            .find(|account| account.home_account_id == *home && account.realm == realm)
+            .account(&keys::account(home, &app.environment, &realm))
             .map(|account| account.extra)
             .unwrap_or_default();
         extra
@@ -325,10 +421,6 @@ fn save_account(
         });
     }
     if let (Some(home), Some(refresh_token)) = (&home, &tokens.refresh_token) {
-        // One refresh token per user and app: a rotated one replaces every older entry.
-        cache.retain_credentials(REFRESH_TOKEN, |entry| {
-            !(entry.home_account_id.as_deref() == Some(home.as_str()) && belongs_to_app(entry, app))
-        });
         let mut extra = Map::new();
         extra.insert("last_modification_time".into(), epoch_string(now));
         cache.upsert_credential(CredentialEntry {
