@@ -141,14 +141,18 @@ fn start(path: &Path) -> Result<Client> {
         .stdout(Stdio::null())
         .stderr(stderr);
     // SAFETY: only async-signal-safe calls between fork and exec: setsid, and close_range
-    // (a raw syscall) so descriptors our caller leaked to us without close-on-exec (a pipe a
-    // test harness reads to its end) do not stay open in the long-lived daemon.
+    // (a raw syscall) marking every descriptor above 2 close-on-exec, so ones our caller
+    // leaked to us (a pipe a test harness or git reads to its end) do not stay open in the
+    // long-lived daemon. Marked, not closed: std's pipe that reports a failed exec must stay
+    // usable until the exec.
     unsafe {
         command.pre_exec(|| {
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
             }
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+            // Fails on kernels before 5.11; the descriptors then stay as they were.
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
             Ok(())
         });
     }
