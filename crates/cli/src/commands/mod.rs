@@ -139,6 +139,15 @@ pub fn token_params(account: Option<String>, scopes: &[String], min_ttl_s: Optio
     Value::Object(params)
 }
 
+/// `o365-auth token`, as the fast reading of the command line found it.
+pub fn token_fast(fast: crate::fast::FastToken) -> Result<i32> {
+    let context = Context {
+        socket_option: fast.socket,
+        json: fast.json,
+    };
+    token(&context, fast.args)
+}
+
 fn token(context: &Context, args: TokenArgs) -> Result<i32> {
     let format = args.format.unwrap_or(if context.json {
         TokenFormat::Json
