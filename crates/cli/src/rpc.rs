@@ -140,6 +140,16 @@ fn into_result(mut answer: Value) -> Result<Value> {
             .and_then(Value::as_str)
             .unwrap_or("the service refused without saying why")
             .to_owned();
+        if rpc_code == -32601 {
+            return Err(Failure::Service {
+                message: format!(
+                    "{message}: the running service does not offer this yet (it may be older \
+                     than this o365-auth; `o365-auth stop` ends it)"
+                ),
+                rpc_code,
+                data: error.get("data").cloned(),
+            });
+        }
         if rpc_code == -32001 {
             return Err(Failure::Unreachable(format!(
                 "the service is busy: {message}; try again in a moment"

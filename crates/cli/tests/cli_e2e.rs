@@ -17,6 +17,10 @@ use entra_emulator::sandbox::{
 };
 use serde_json::Value;
 
+// The project's scripted browser for the emulator's pages (crates/core's test support).
+#[path = "../../core/tests/support/browser.rs"]
+mod browser;
+
 const CLI: &str = env!("CARGO_BIN_EXE_o365-auth");
 const DAEMON: &str = env!("CARGO_BIN_EXE_o365-auth-daemon");
 const DEVOPS_APP_ID: &str = "499b84ac-1321-427f-aa17-267ca6975798";
@@ -35,6 +39,9 @@ fn emulator_config() -> EmulatorConfig {
         access_token_version: 1,
     });
     let devops_scope = format!("{DEVOPS_URI}/user_impersonation");
+    // Device codes polled every second.
+    config.lifetimes.device_code_interval_seconds = 1;
+    config.device_code_slow_down = false;
     for app in config.tenants.iter_mut().flat_map(|t| t.apps.iter_mut()) {
         if app.client_id.to_string() == DEMO_CLIENT_ID {
             app.delegated_permissions.push(devops_scope.clone());
@@ -731,4 +738,280 @@ fn daemon_and_sandbox_run_the_daemon_binary() {
     command.env("O365_AUTH_DAEMON", DAEMON);
     let help = run(command, None).ok().stdout;
     assert!(help.contains("--port"), "{help}");
+}
+
+/// `o365-auth` running in the background, its standard error read line by line as it comes.
+struct Interactive {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Interactive {
+    fn start(mut command: Command) -> Interactive {
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Interactive {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line of standard error that `pick` accepts, waiting for it.
+    #[track_caller]
+    fn wait_for<T>(&mut self, pick: impl Fn(&str) -> Option<T>) -> T {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    let found = pick(&line);
+                    self.seen.push(line);
+                    if let Some(found) = found {
+                        return found;
+                    }
+                }
+                Err(_) => panic!("not shown on standard error: {:?}", self.seen),
+            }
+        }
+    }
+
+    fn type_line(&mut self, text: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+    }
+
+    #[track_caller]
+    fn finish(mut self) -> String {
+        drop(self.child.stdin.take());
+        let mut stdout = String::new();
+        use std::io::Read;
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status}: {stdout} {:?}", self.seen);
+        stdout
+    }
+}
+
+fn url_in(line: &str) -> Option<String> {
+    line.split_whitespace()
+        .find(|word| word.starts_with("http://") || word.starts_with("https://"))
+        .map(str::to_owned)
+}
+
+#[test]
+fn device_code_browser_and_console_sign_ins_through_the_cli() {
+    let service = Service::start();
+    service.add_demo_app();
+
+    // Device code: the message goes to standard error; the person enters the code.
+    let mut login = Interactive::start(service.home.command(&["login", "--device-code"]));
+    let (uri, code) = login.wait_for(|line| {
+        let uri = url_in(line)?;
+        let code = line.split(" the code ").nth(1)?.split_whitespace().next()?;
+        Some((uri, code.to_owned()))
+    });
+    let page = service
+        .runtime
+        .block_on(browser::Browser::new().enter_device_code(
+            &uri,
+            &code,
+            DEMO_USERNAME,
+            DEMO_PASSWORD,
+            true,
+        ));
+    assert!(page.has("device-done"), "{}", page.body);
+    let out = login.finish();
+    assert!(
+        out.starts_with(&format!("Signed in as {DEMO_USERNAME}")),
+        "{out}"
+    );
+
+    // Browser: $BROWSER gets the address (no shell); the service takes the loopback redirect.
+    let opened = service.home.dir.path().join("opened.txt");
+    let recorder = service.home.dir.path().join("browser.sh");
+    let mut writer = Command::new("sh");
+    writer
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(&recorder);
+    run(
+        writer,
+        Some(&format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n",
+            opened.display()
+        )),
+    )
+    .ok();
+    let adele = "adele@sandbox.onmicrosoft.com";
+    let mut command = service
+        .home
+        .command(&["login", "--browser", "--login-hint", adele]);
+    command.env("BROWSER", &recorder);
+    let mut login = Interactive::start(command);
+    let shown = login.wait_for(url_in);
+    login.wait_for(|line| line.contains("opened with").then_some(()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !opened.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read_to_string(&opened).unwrap(), shown);
+    assert!(shown.contains("login_hint="), "{shown}");
+    let landed = service.runtime.block_on(async {
+        let landed = browser::Browser::new()
+            .sign_in(&shown, adele, DEMO_PASSWORD, true)
+            .await;
+        let location = landed.location.clone().expect("a redirect to the service");
+        assert!(location.starts_with("http://127.0.0.1:"), "{location}");
+        reqwest::get(&location).await.unwrap().status()
+    });
+    assert!(landed.is_success(), "{landed}");
+    let out = login.finish();
+    assert!(out.starts_with(&format!("Signed in as {adele}")), "{out}");
+
+    // Console: the address the browser lands on is pasted on standard input.
+    let alex = "alex@sandbox.onmicrosoft.com";
+    let mut login = Interactive::start(service.home.command(&["login", "--console"]));
+    let shown = login.wait_for(url_in);
+    let landed = service.runtime.block_on(browser::Browser::new().sign_in(
+        &shown,
+        alex,
+        DEMO_PASSWORD,
+        true,
+    ));
+    let location = landed.location.expect("a redirect");
+    assert!(location.contains("/oauth2/nativeclient?"), "{location}");
+    login.type_line(&location);
+    let out = login.finish();
+    assert!(out.starts_with(&format!("Signed in as {alex}")), "{out}");
+
+    let accounts = service.run(&["accounts", "--json"]).ok().json();
+    assert_eq!(accounts.as_array().unwrap().len(), 3, "{accounts}");
+    // Several accounts: naming none is refused with the machine code, and a hint.
+    let which = service.run(&["token"]).failed(1);
+    assert!(which.stderr.contains("hint:"), "{}", which.stderr);
+    service.run(&["token", alex]).ok();
+}
+
+/// Runs `o365-auth` on a new pseudo-terminal as its controlling terminal; returns the
+/// terminal's master side.
+fn on_terminal(mut command: Command) -> (Child, std::fs::File) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let (mut master, mut slave) = (0, 0);
+    let made = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(made, 0, "openpty");
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    command
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() == -1 || libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn().unwrap();
+    drop(slave);
+    (child, unsafe { std::fs::File::from_raw_fd(master) })
+}
+
+fn echo_is_on(terminal: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut settings: libc::termios = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::tcgetattr(terminal.as_raw_fd(), &mut settings) },
+        0
+    );
+    settings.c_lflag & libc::ECHO != 0
+}
+
+/// Reads what the terminal shows until `wanted` appears.
+fn read_until(terminal: &mut std::fs::File, wanted: &str) -> String {
+    use std::io::Read;
+    let mut shown = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !String::from_utf8_lossy(&shown).contains(wanted) {
+        let read = terminal.read(&mut buffer).unwrap_or(0);
+        assert!(
+            read > 0,
+            "the terminal closed: {}",
+            String::from_utf8_lossy(&shown)
+        );
+        shown.extend_from_slice(&buffer[..read]);
+    }
+    String::from_utf8_lossy(&shown).into_owned()
+}
+
+#[test]
+fn secret_prompts_hide_what_is_typed_and_restore_the_terminal_even_on_ctrl_c() {
+    let service = Service::start();
+    let authority = service.base_url();
+    let add = [
+        "app",
+        "add",
+        "robot",
+        "--client-id",
+        DEMO_CONFIDENTIAL_CLIENT_ID,
+        "--tenant",
+        DEMO_TENANT_ID,
+        "--flow",
+        "credentials",
+        "--authority",
+        &authority,
+        "--client-secret-prompt",
+    ];
+    // Interrupted at the prompt: echo comes back, the process ends by the signal.
+    let (mut child, mut terminal) = on_terminal(service.home.command(&add));
+    read_until(&mut terminal, "Client secret: ");
+    assert!(
+        !echo_is_on(&terminal),
+        "echo is off while the secret is typed"
+    );
+    terminal.write_all(b"\x03").unwrap();
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status}");
+    assert!(echo_is_on(&terminal), "Ctrl-C restored echo");
+
+    // Typed: not shown, and the app works with it.
+    let (mut child, mut terminal) = on_terminal(service.home.command(&add));
+    read_until(&mut terminal, "Client secret: ");
+    terminal
+        .write_all(format!("{DEMO_CLIENT_SECRET}\n").as_bytes())
+        .unwrap();
+    let shown = read_until(&mut terminal, "Sign in with");
+    assert!(!shown.contains(DEMO_CLIENT_SECRET), "{shown}");
+    assert!(child.wait().unwrap().success());
+    assert!(echo_is_on(&terminal));
+    service.run(&["login", "--app-only", "--app", "robot"]).ok();
 }

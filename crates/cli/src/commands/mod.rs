@@ -274,7 +274,7 @@ fn status(context: &Context) -> Result<i32> {
     );
     let mut line = |label: &str, value: String| {
         if value != "-" {
-            text.push_str(&format!("  {label:<16}{value}\n"));
+            text.push_str(&format!("  {label:<18}{value}\n"));
         }
     };
     line("socket", field(&answer, "socket"));
