@@ -83,15 +83,19 @@ pub enum Command {
         #[arg(long = "account", value_name = "ACCOUNT")]
         accounts: Vec<String>,
     },
-    /// Git credential helper for Azure DevOps over HTTPS
-    /// (`git config --global credential.https://dev.azure.com.helper "o365-auth git-credential"`).
+    /// Git credential helper for Azure DevOps over HTTPS.
+    ///
+    /// Set it up with `git config --global credential.https://dev.azure.com.helper
+    /// '!o365-auth git-credential'` (the `!` makes git run it as a command). Other hosts get no
+    /// answer, so git asks its next helper.
     GitCredential {
         /// What git asks: get, store or erase.
         operation: GitOperation,
     },
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
-    /// Run the headless token service (o365-auth-daemon) in the foreground;
+    /// Run the headless token service (o365-auth-daemon) in the foreground.
+    ///
     /// `o365-auth daemon --help` shows its options.
     #[command(disable_help_flag = true)]
     Daemon {
@@ -99,8 +103,9 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Run the sandbox: a local identity platform emulator with a demo tenant, app and user
-    /// (`o365-auth sandbox --help` shows its options).
+    /// Run the sandbox: a local identity platform emulator with a demo tenant, app and user.
+    ///
+    /// `o365-auth sandbox --help` shows its options.
     #[command(disable_help_flag = true)]
     Sandbox {
         /// Passed to `o365-auth-daemon sandbox` unchanged.

@@ -460,6 +460,19 @@ fn password_sign_in_then_tokens_in_every_format_accounts_requests_and_logout() {
         "{scoped}"
     );
 
+    // The curl recipe of docs/cli.md, with the emulator standing in for Graph.
+    let mut curl = Command::new("sh");
+    curl.args([
+        "-c",
+        "curl -sf -H \"$(\"$0\" token --format header)\" \"$1/v1.0/me\"",
+        CLI,
+        &service.base_url(),
+    ])
+    .env("O365_AUTH_SOCKET", service.home.socket())
+    .env("O365_AUTH_NO_AUTOSTART", "1");
+    let me: Value = serde_json::from_str(&run(curl, None).ok().stdout).unwrap();
+    assert_eq!(me["userPrincipalName"], DEMO_USERNAME, "{me}");
+
     // Graph through the service.
     let me = service.run(&["request", "GET", "me"]).ok().json();
     assert_eq!(me["userPrincipalName"], DEMO_USERNAME, "{me}");
@@ -587,6 +600,31 @@ fn git_credential_hands_azure_devops_a_token_and_ignores_other_hosts() {
         claims["aud"].as_str().unwrap().contains(DEVOPS_APP_ID)
             || claims["aud"].as_str().unwrap().starts_with(DEVOPS_URI),
         "{claims}"
+    );
+
+    // Real git, configured as the help says, fills the credential from us (no network).
+    let mut git = Command::new("git");
+    git.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", service.home.dir.path())
+        .env("O365_AUTH_SOCKET", service.home.socket())
+        .env("O365_AUTH_NO_AUTOSTART", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .arg("-c")
+        .arg(format!(
+            "credential.https://dev.azure.com.helper=!'{CLI}' git-credential"
+        ))
+        .args(["credential", "fill"]);
+    let filled = run(
+        git,
+        Some("protocol=https\nhost=dev.azure.com\npath=org/p/_git/r\n\n"),
+    )
+    .ok()
+    .stdout;
+    assert!(
+        filled.contains(&format!("username={DEMO_USERNAME}\n")) && filled.contains("password=ey"),
+        "{filled}"
     );
 
     service
