@@ -200,7 +200,7 @@ fn wait_until_ready(
         if let Ok(mut client) = Client::connect(path) {
             client.set_timeout(Some(Duration::from_secs(2)));
             if client.call("status", json!({})).is_ok() {
-                client.set_timeout(None);
+                client.set_timeout(Some(crate::rpc::CALL_TIMEOUT));
                 return Ok(client);
             }
         }
@@ -280,10 +280,13 @@ fn log_tail(log: Option<&Path>, start: u64) -> Vec<String> {
     tail_lines(&String::from_utf8_lossy(&text), LOG_LINES)
 }
 
+/// The last `count` lines that say something: blank lines, and backtraces (which
+/// `RUST_BACKTRACE` adds under an error), are left out.
 fn tail_lines(text: &str, count: usize) -> Vec<String> {
     let lines: Vec<&str> = text
         .lines()
         .filter(|line| !line.trim().is_empty())
+        .filter(|line| !line.starts_with([' ', '\t']) && line.trim() != "Stack backtrace:")
         .collect();
     lines[lines.len().saturating_sub(count)..]
         .iter()
@@ -337,6 +340,12 @@ mod tests {
         let tail = tail_lines(&text, 2);
         assert_eq!(tail[0], "c");
         assert_eq!(tail[1].chars().count(), 301);
+        let traced = "ERROR it failed\nError: it failed\n\nStack backtrace:\n   0: anyhow\n  \
+                      \x20      at src/lib.rs:1\n";
+        assert_eq!(
+            tail_lines(traced, 5),
+            ["ERROR it failed", "Error: it failed"]
+        );
     }
 
     #[test]

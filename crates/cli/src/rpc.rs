@@ -44,6 +44,11 @@ pub fn socket_path(
     }
 }
 
+/// How long any answer may take, unless a call says otherwise (`login.wait` waits for a
+/// person): generous for a refresh that meets retries and `Retry-After`, but a service that
+/// hangs does not hang a mail client for ever.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// One connection to the service.
 pub struct Client {
     stream: BufReader<UnixStream>,
@@ -55,6 +60,7 @@ impl Client {
     /// Connects, without starting anything (see `autostart::connect` for that).
     pub fn connect(path: &Path) -> io::Result<Client> {
         let stream = UnixStream::connect(path)?;
+        stream.set_read_timeout(Some(CALL_TIMEOUT))?;
         Ok(Client {
             stream: BufReader::with_capacity(16 * 1024, stream),
             path: path.to_owned(),

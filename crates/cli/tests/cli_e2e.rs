@@ -686,6 +686,23 @@ fn autostart_runs_the_real_daemon_detached_and_stop_stops_it() {
         .expect("o365-auth returned with the daemon started and its pipes closed")
         .ok();
     assert!(first.stderr.contains("No accounts yet"), "{}", first.stderr);
+    home.run(&["stop"]).ok();
+
+    // Several clients at once: each may start a daemon, one owns the store, all are served.
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let mut command = autostarting(&["app", "list", "--json"]);
+            command
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            command.spawn().unwrap()
+        })
+        .collect();
+    for client in clients {
+        let run = Run::from(client.wait_with_output().unwrap()).ok();
+        assert_eq!(run.json(), serde_json::json!([]));
+    }
 
     let status = home.run(&["status", "--json"]).ok().json();
     let pid = status["pid"].as_i64().unwrap() as i32;

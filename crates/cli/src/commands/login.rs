@@ -210,6 +210,8 @@ fn interactive(
         }
         Method::App | Method::Password => {}
     }
+    // The service bounds the wait (600 s by default); a person may take that long.
+    client.set_timeout(None);
     client.call("login.wait", json!({ "login": login }))
 }
 
