@@ -261,8 +261,9 @@ impl<'a> Tokens<'a> {
 
     /// The token set covering `scopes` (the newest such), else with no scopes asked the
     /// newest: [`best_token`] over [`Tokens::for_account`]. An account with a refresh token
-    /// but no access token (imported that way) gives an expired, empty access token, so the
-    /// caller refreshes, as the file backend does.
+    /// but no access token for `scopes` (none at all when imported that way, or only ones for
+    /// other scopes) gives an expired, empty access token, so the caller redeems the refresh
+    /// token for them, as the file backend does.
     pub async fn best(
         &self,
         account_id: &str,
@@ -273,7 +274,7 @@ impl<'a> Tokens<'a> {
         };
         Ok(match best_token(&account.access_tokens, scopes) {
             Some(best) => Some(account.with_account_secrets(best.clone())),
-            None if account.access_tokens.is_empty() && account.refresh_token.is_some() => Some(
+            None if account.refresh_token.is_some() => Some(
                 account.with_account_secrets(crate::backend::msal_mapping::refresh_only_template()),
             ),
             None => None,
