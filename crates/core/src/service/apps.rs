@@ -204,8 +204,13 @@ pub fn registration_from_spec(spec: AppSpec) -> Result<NewAppRegistration> {
         certificate,
         source: AppSource::User,
     };
-    // Building the account proves the pieces fit (credential for the flow, tenant, scopes).
-    account_config(&new.fields, credential(&new)?, None)?;
+    // Building the account proves the pieces fit (credential for the flow, tenant, scopes):
+    // the config alone checks none of them.
+    let config = account_config(&new.fields, credential(&new)?, None)?;
+    crate::account::Account::new(
+        config,
+        std::sync::Arc::new(crate::backend::MemoryBackend::new()),
+    )?;
     Ok(new)
 }
 
