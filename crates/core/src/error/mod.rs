@@ -117,6 +117,11 @@ pub enum Error {
     )]
     StateMismatch,
 
+    /// A sign-in started across calls (`login.start`) has not finished yet: the person has
+    /// not completed it in the browser or on the device page. Waiting again is the answer.
+    #[error("The sign-in has not been completed yet; wait again.")]
+    LoginPending,
+
     /// An API (Graph, Business Central) refused a request with a 4xx other than throttling;
     /// `detail.error` is the API's error code (e.g. `ErrorItemNotFound`).
     #[error("The API refused the request: {0}")]
@@ -220,6 +225,7 @@ impl Error {
             Error::Cancelled => "cancelled",
             Error::InvalidInput { .. } => "invalid_input",
             Error::StateMismatch => "state_mismatch",
+            Error::LoginPending => "login_pending",
             Error::NoAccount { .. } => "no_account",
             Error::AccountAmbiguous { .. } => "account_ambiguous",
             Error::TokenFile { .. } => "token_file",
@@ -253,6 +259,7 @@ impl Error {
             Error::Cancelled
             | Error::InvalidInput { .. }
             | Error::StateMismatch
+            | Error::LoginPending
             | Error::NoAccount { .. }
             | Error::AccountAmbiguous { .. }
             | Error::TokenFile { .. }
@@ -294,7 +301,8 @@ impl Error {
             | Error::StoreIo { .. }
             | Error::Key(_)
             | Error::Sealed(_)
-            | Error::StateMismatch => None,
+            | Error::StateMismatch
+            | Error::LoginPending => None,
         }
     }
 
@@ -372,6 +380,7 @@ mod tests {
             Error::invalid_input("scope", "is empty"),
             Error::protocol("not JSON"),
             Error::StateMismatch,
+            Error::LoginPending,
             Error::Api(detail()),
             Error::NoAccount { name: "x".into() },
             Error::TokenFile {
@@ -414,6 +423,7 @@ mod tests {
                 "invalid_input",
                 "protocol",
                 "state_mismatch",
+                "login_pending",
                 "api_error",
                 "no_account",
                 "token_file",

@@ -101,19 +101,34 @@ impl RpcError {
 }
 
 /// A core error as an application error: the message for people, `data.code` for programs,
-/// and Microsoft's AADSTS code and correlation id when there are some.
+/// and Microsoft's AADSTS code and correlation id when there are some. A value the service
+/// refuses is `-32602` (invalid params) with `data.field` naming it; an ambiguous account
+/// name lists the accounts it could mean in `data.candidates`.
 impl From<&Error> for RpcError {
     fn from(error: &Error) -> Self {
         let mut data = serde_json::json!({ "code": error.code() });
+        let mut code = APPLICATION_ERROR;
+        match error {
+            Error::InvalidInput { what, .. } => {
+                code = INVALID_PARAMS;
+                data["field"] = serde_json::json!(what);
+            }
+            Error::AccountAmbiguous { candidates, .. } => {
+                data["candidates"] = serde_json::json!(candidates);
+            }
+            _ => {}
+        }
         if let Some(detail) = error.service_error() {
-            data["aadsts"] = serde_json::json!(detail.aadsts);
+            // As docs/ipc.md shows it and people search for it: `AADSTS700082`.
+            data["aadsts"] =
+                serde_json::json!(detail.aadsts.map(|number| format!("AADSTS{number}")));
             data["correlation_id"] = serde_json::json!(detail.correlation_id);
         }
         if let Some(retry_after) = error.retry_after() {
             data["retry_after_s"] = serde_json::json!(retry_after.as_secs());
         }
         RpcError {
-            code: APPLICATION_ERROR,
+            code,
             message: error.to_string(),
             data: Some(data),
         }
@@ -197,6 +212,22 @@ mod tests {
         let error = RpcError::from(&Error::NoAccount { name: "x".into() });
         assert_eq!(error.code, APPLICATION_ERROR);
         assert_eq!(error.data.unwrap()["code"], "no_account");
+        let refused = RpcError::from(&Error::invalid_input("client id", "must be a GUID"));
+        assert_eq!(refused.code, INVALID_PARAMS);
+        let data = refused.data.unwrap();
+        assert_eq!(
+            (data["code"].as_str(), data["field"].as_str()),
+            (Some("invalid_input"), Some("client id"))
+        );
+        let ambiguous = RpcError::from(&Error::AccountAmbiguous {
+            name: String::new(),
+            candidates: vec!["a/x@y".into(), "a/z@y".into()],
+        });
+        assert_eq!(ambiguous.code, APPLICATION_ERROR);
+        assert_eq!(
+            ambiguous.data.unwrap()["candidates"],
+            serde_json::json!(["a/x@y", "a/z@y"])
+        );
         let shown = RpcError::method_not_found(&format!("{}\u{7}", "m".repeat(500)));
         assert!(shown.message.len() < 100 && !shown.message.contains('\u{7}'));
     }

@@ -198,12 +198,7 @@ impl TokenService {
         };
         let mut handle = task.lock().await;
         let outcome = match tokio::time::timeout(timeout, &mut *handle).await {
-            Err(_) => {
-                return Err(Error::invalid_input(
-                    "login",
-                    "the sign-in has not finished yet; wait again",
-                ));
-            }
+            Err(_) => return Err(Error::LoginPending),
             Ok(joined) => joined.map_err(|_| Error::Cancelled)?,
         };
         lock(&self.inner.logins.running).remove(login);
@@ -277,6 +272,8 @@ impl TokenService {
             .ok_or_else(|| Error::NoAccount {
                 name: identity.username.clone(),
             })?;
+        // Whatever refreshes taught about the old sign-in no longer holds.
+        self.inner.gates.forget(&record.id);
         let view = self.account(Some(&record.id)).await?;
         self.track(&record, view.expires_at.unwrap_or(0));
         self.emit(serde_json::json!({

@@ -10,6 +10,7 @@
 
 pub mod apps;
 mod directory;
+mod gate;
 mod login;
 mod refresh;
 mod rpc;
@@ -67,6 +68,8 @@ struct Inner {
     scheduler: Scheduler,
     /// Accounts (record ids) the scheduler keeps.
     tracked: Mutex<std::collections::HashSet<String>>,
+    /// One refresh at a time per account, failures shared (`gate`).
+    gates: gate::Gates,
     events: broadcast::Sender<Value>,
     logins: Logins,
     audit: mpsc::UnboundedSender<(i64, AuditEvent)>,
@@ -106,6 +109,7 @@ impl TokenService {
                 connections: Mutex::new(HashMap::new()),
                 directory: Mutex::new(None),
                 tracked: Mutex::new(Default::default()),
+                gates: gate::Gates::default(),
                 events,
                 logins: Logins::default(),
                 audit,
@@ -136,7 +140,9 @@ impl TokenService {
     }
 
     pub fn shutdown(&self) {
-        let _ = self.inner.stop.send(true);
+        // `send` would drop the value while nobody waits in `stopped()` yet (a watch channel
+        // with no receiver is closed); `send_replace` keeps it for later waiters.
+        self.inner.stop.send_replace(true);
     }
 
     pub async fn status(&self) -> Result<ServiceStatus> {
@@ -195,6 +201,7 @@ impl TokenService {
         let directory = self.directory().await?;
         for record in directory.accounts.iter().filter(|r| r.app_id == app.id) {
             self.untrack(&record.id);
+            self.inner.gates.forget(&record.id);
         }
         let removed = self.inner.store.apps().remove(&app.id).await?;
         lock(&self.inner.sessions).remove(&app.id);
@@ -254,6 +261,7 @@ impl TokenService {
     pub async fn logout(&self, name: &str) -> Result<bool> {
         let (directory, record) = self.resolve(Some(name)).await?;
         self.untrack(&record.id);
+        self.inner.gates.forget(&record.id);
         let removed = self.inner.store.accounts().remove(&record.id).await?;
         lock(&self.inner.connections).remove(&record.id);
         self.changed();

@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 
 use super::scheduler::{RefreshJob, SchedulerEvent, Tracked};
 use super::{Inner, TokenService, lock};
-use crate::account::TokenWanted;
+use crate::account::{Account, TokenWanted};
 use crate::backend::StoredAccount;
 use crate::error::{Error, ErrorClass, Result};
 use crate::store::accounts::{AccountRecord, AccountStatus};
@@ -36,10 +36,10 @@ impl RefreshJob for ScheduledRefresh {
                 force: true,
                 ..TokenWanted::default()
             };
-            let outcome = session
-                .tokens_for(&record.identity.home_account_id, &wanted)
-                .await;
-            let stored = service.after_refresh(&record, outcome).await?;
+            // The scheduler announces a failure itself (`needs_attention`, forwarded).
+            let stored = service
+                .refresh_gated(&record, &session, wanted, false)
+                .await?;
             Ok(stored.tokens.expires_at)
         }
         .boxed()
@@ -47,13 +47,44 @@ impl RefreshJob for ScheduledRefresh {
 }
 
 impl TokenService {
+    /// Refreshes `record` in its turn (one refresh at a time per account however many
+    /// callers ask; see `gate`), unless the gate answers for Microsoft: a failure the caller
+    /// waited for, throttling that is not over, an account that needs the person (`force`, an
+    /// explicit refresh, tries that one again). The outcome goes to [`Self::after_refresh`].
+    pub(super) async fn refresh_gated(
+        &self,
+        record: &AccountRecord,
+        session: &Account,
+        mut wanted: TokenWanted,
+        announce: bool,
+    ) -> Result<StoredAccount> {
+        let arrived = tokio::time::Instant::now();
+        let turn = self.inner.gates.turn(&record.id);
+        let mut gate = turn.lock().await;
+        if let Some(refused) = gate.refusal(arrived, wanted.force) {
+            return Err(refused);
+        }
+        // Refreshed while this caller waited: that new token is what it asked for.
+        if wanted.force && gate.refreshed_since(arrived) {
+            wanted.force = false;
+        }
+        let outcome = session
+            .tokens_for(&record.identity.home_account_id, &wanted)
+            .await;
+        gate.record(&outcome);
+        drop(gate);
+        self.after_refresh(record, outcome, announce).await
+    }
+
     /// Records a refresh's outcome on the account (a success was stored with the tokens):
     /// a failure only the person can fix marks the account and stops its schedule until they
-    /// sign in again.
+    /// sign in again. With `announce` (a refresh a caller asked for, not the scheduler's,
+    /// which announces its own), a newly marked account is told as `needs_attention`.
     pub(super) async fn after_refresh(
         &self,
         record: &AccountRecord,
         outcome: Result<StoredAccount>,
+        announce: bool,
     ) -> Result<StoredAccount> {
         let error = match outcome {
             Ok(stored) => {
@@ -86,6 +117,22 @@ impl TokenService {
                 tracing::warn!(code = write.code(), "the account status could not be saved");
             }
             self.changed();
+            if announce {
+                // The scheduler would only fail the same way: it waits for a new sign-in.
+                self.untrack(&record.id);
+                if status != record.status {
+                    let directory = self.directory().await;
+                    let account = directory.as_ref().map_or_else(
+                        |_| record.identity.username.clone(),
+                        |directory| directory.qualified_name(record),
+                    );
+                    self.emit(serde_json::json!({
+                        "event": "needs_attention",
+                        "account": account,
+                        "code": error.code(),
+                    }));
+                }
+            }
         }
         Err(error)
     }

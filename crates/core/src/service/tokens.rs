@@ -18,6 +18,7 @@ use super::{TokenService, lock};
 use crate::account::TokenWanted;
 use crate::connection::{Body, Connection, Method, RequestOptions};
 use crate::error::{Error, Result};
+use crate::scopes::Scopes;
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::store::audit::{AuditEvent, AuditPeer, Channel};
@@ -108,7 +109,7 @@ impl TokenService {
                 access_token: cached.access_token,
                 token_type: cached.token_type,
                 expires_at: cached.expires_at,
-                scopes: cached.scopes.iter().map(str::to_owned).collect(),
+                scopes: shown_scopes(&cached.scopes, session.protocol().scope_prefix()),
                 account: record.identity.username.clone(),
             },
             None => {
@@ -118,15 +119,12 @@ impl TokenService {
                     force,
                     rejected: None,
                 };
-                let outcome = session
-                    .tokens_for(&record.identity.home_account_id, &wanted)
-                    .await;
-                let stored = self.after_refresh(&record, outcome).await?;
+                let stored = self.refresh_gated(&record, &session, wanted, true).await?;
                 IssuedToken {
                     access_token: stored.tokens.access_token,
                     token_type: stored.tokens.token_type,
                     expires_at: stored.tokens.expires_at,
-                    scopes: stored.tokens.scopes.iter().map(str::to_owned).collect(),
+                    scopes: shown_scopes(&stored.tokens.scopes, session.protocol().scope_prefix()),
                     account: record.identity.username.clone(),
                 }
             }
@@ -219,6 +217,24 @@ impl TokenService {
         lock(&self.inner.connections).insert(record.id.clone(), connection.clone());
         Ok(connection)
     }
+}
+
+/// The scopes a token holds as callers name them (docs/ipc.md: `["User.Read", ...]`): the
+/// account's API without its prefix (as the request's `scopes` are expanded), other APIs
+/// qualified, and no OpenID Connect scopes, which are no access to anything.
+fn shown_scopes(scopes: &Scopes, prefix: &str) -> Vec<String> {
+    scopes
+        .clone()
+        .without_oidc_scopes()
+        .iter()
+        .map(|scope| {
+            let bare = scope
+                .get(..prefix.len())
+                .filter(|head| !prefix.is_empty() && head.eq_ignore_ascii_case(prefix))
+                .map(|_| &scope[prefix.len()..]);
+            bare.unwrap_or(scope).to_owned()
+        })
+        .collect()
 }
 
 /// Writes audit entries in batches: a token handed out never waits for a disk flush. At
