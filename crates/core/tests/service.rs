@@ -4,11 +4,12 @@
 //!
 //! Covered: app registrations (and errors naming the field), every sign-in method (password,
 //! device code with the test playing the person, loopback browser, console with a replay
-//! refused), `token.get` from the cache and refreshed for other scopes, a minimum validity and
-//! `token.refresh`, one refresh for 1,000 concurrent callers of an expired token, Graph calls
-//! (an error status is an answer, another host is refused), errors by class (revoked refresh
-//! token → needs sign-in with an event, throttling with `retry_after_s`), account names, the
-//! audit log (peer, no token text), hostile input, and `shutdown`.
+//! refused, client credentials), `token.get` from the cache and refreshed for other scopes, a
+//! minimum validity and `token.refresh`, one refresh for 1,000 concurrent callers of an
+//! expired token, Graph calls (an error status is an answer, another host is refused), errors
+//! by class (revoked refresh token → needs sign-in with an event, throttling with
+//! `retry_after_s`, one token request however many callers wait on a failing account),
+//! account names, the audit log (peer, no token text), hostile input, and `shutdown`.
 
 mod support;
 
@@ -1078,4 +1079,69 @@ async fn many_callers_of_a_revoked_account_cause_one_token_request() {
     let token = client.ok("token.get", json!({})).await;
     assert_eq!(token["account"], DEMO_USERNAME);
     assert_eq!(harness.refreshes(), before + 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_signs_in_as_itself_with_client_credentials() {
+    use entra_emulator::sandbox::{DEMO_CLIENT_SECRET, DEMO_CONFIDENTIAL_CLIENT_ID};
+    let harness = Harness::start().await;
+    let mut client = harness.client().await;
+    let added = client
+        .ok(
+            "apps.add",
+            json!({
+                "name": "daemon",
+                "client_id": DEMO_CONFIDENTIAL_CLIENT_ID,
+                "tenant": DEMO_TENANT_ID,
+                "flow": "credentials",
+                "authority": harness.emulator.base_url(),
+                "client_secret": DEMO_CLIENT_SECRET,
+            }),
+        )
+        .await;
+    assert_eq!(added["has_client_secret"], true, "{added}");
+    assert!(!added.to_string().contains(DEMO_CLIENT_SECRET));
+    let challenge = client.ok("login.start", json!({ "method": "app" })).await;
+    let account = client
+        .ok("login.wait", json!({ "login": challenge["login"] }))
+        .await;
+    let app_only = format!("{DEMO_CONFIDENTIAL_CLIENT_ID}@{DEMO_TENANT_ID}");
+    assert_eq!(account["id"], format!("app:{app_only}"), "{account}");
+    assert_eq!(account["app"], "daemon");
+    let token = client.ok("token.get", json!({})).await;
+    assert_eq!(token["account"], app_only.as_str());
+    assert_eq!(token["scopes"], json!([".default"]), "{token}");
+    let again = client
+        .ok(
+            "token.get",
+            json!({ "account": format!("daemon/{app_only}") }),
+        )
+        .await;
+    assert_eq!(again["access_token"], token["access_token"]);
+    let users = client
+        .ok("graph.request", json!({ "method": "GET", "path": "users" }))
+        .await;
+    assert_eq!(users["status"], 200, "{users}");
+    assert!(
+        users["body"]["value"].as_array().unwrap().len() > 1,
+        "{users}"
+    );
+    // An app-only token is acquired again, not refreshed (there is no refresh token).
+    let before = harness
+        .emulator
+        .control()
+        .stats()
+        .grant_types
+        .get("client_credentials")
+        .copied();
+    let renewed = client.ok("token.refresh", json!({})).await;
+    assert_ne!(renewed["access_token"], token["access_token"]);
+    let after = harness
+        .emulator
+        .control()
+        .stats()
+        .grant_types
+        .get("client_credentials")
+        .copied();
+    assert_eq!(after, before.map(|count| count + 1));
 }
