@@ -28,26 +28,36 @@ use clap::Parser;
 /// (scripts/bench-token.sh), an eighth of a whole `/bin/true`, for things a short-lived
 /// client does not need. Consequences: a stack overflow is a plain SIGSEGV, and writing to a
 /// closed pipe ends the process with SIGPIPE as it does for C tools (sockets use
-/// MSG_NOSIGNAL, so a vanished service is still an error, not a signal). The arguments come
-/// from glibc's initialiser as usual (`std::env::args_os`).
+/// MSG_NOSIGNAL, so a vanished service is still an error, not a signal). The arguments are
+/// taken from `argv` here, not from `std::env::args_os` (which only glibc fills without
+/// `lang_start`).
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+    use std::os::unix::ffi::OsStrExt;
+    let count = usize::try_from(argc).unwrap_or(0);
+    let args: Vec<std::ffi::OsString> = (0..count)
+        .map(|index| {
+            // SAFETY: the C runtime passes `argc` valid NUL-terminated strings in `argv`.
+            let arg = unsafe { std::ffi::CStr::from_ptr(*argv.add(index)) };
+            std::ffi::OsStr::from_bytes(arg.to_bytes()).to_owned()
+        })
+        .collect();
     // A panic must not unwind into C; it has printed its message, so exit with failure.
-    let code = std::panic::catch_unwind(run).unwrap_or(error::EXIT_FAILURE);
+    let code = std::panic::catch_unwind(move || run(args)).unwrap_or(error::EXIT_FAILURE);
     // Flushes standard output, then exits without returning into C.
     std::process::exit(code)
 }
 
+/// Runs the command line `args` (the program's name first); the exit status.
 // Test builds have the harness's entry point, so nothing calls this there.
 #[cfg_attr(test, allow(dead_code))]
-fn run() -> i32 {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    let result = match fast::parse(&args) {
+fn run(args: Vec<std::ffi::OsString>) -> i32 {
+    let result = match fast::parse(args.get(1..).unwrap_or_default()) {
         // `o365-auth token ...`, read without clap (see fast.rs for why).
         Some(fast) => commands::token_fast(fast),
         // clap prints usage errors and exits with 2 (0 for --help and --version).
-        None => commands::run(cli::Cli::parse()),
+        None => commands::run(cli::Cli::parse_from(args)),
     };
     match result {
         Ok(code) => code,
