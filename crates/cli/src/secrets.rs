@@ -97,13 +97,14 @@ pub fn ask_hidden(prompt: &str, what: &str) -> Result<String> {
     settings.c_lflag &= !libc::ECHO;
     settings.c_lflag |= libc::ECHONL;
     let result = (|| {
-        (&tty)
-            .write_all(prompt.as_bytes())
-            .and_then(|()| (&tty).flush())?;
+        // Echo goes off before the prompt shows, so nothing typed after it is ever shown.
         // SAFETY: settings came from tcgetattr on this descriptor.
         if unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &settings) } != 0 {
             return Err(io::Error::last_os_error());
         }
+        (&tty)
+            .write_all(prompt.as_bytes())
+            .and_then(|()| (&tty).flush())?;
         let mut line = String::new();
         BufReader::new((&tty).take(64 * 1024)).read_line(&mut line)?;
         Ok(line)

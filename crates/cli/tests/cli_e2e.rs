@@ -653,9 +653,49 @@ fn git_credential_hands_azure_devops_a_token_and_ignores_other_hosts() {
     );
 }
 
+/// The daemons running on `home`'s store (a path unique to one test), or still in its
+/// wrapper script, found in /proc by their command line: autostarted daemons are not our
+/// children.
+fn daemons_of(home: &Home) -> Vec<i32> {
+    let store = home.store();
+    let wrapper = home.dir.path().join("daemon.sh");
+    let wanted = [
+        store.as_os_str().as_encoded_bytes(),
+        wrapper.as_os_str().as_encoded_bytes(),
+    ];
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                cmdline
+                    .split(|byte| *byte == 0)
+                    .any(|arg| wanted.contains(&arg))
+            })
+        })
+        .collect()
+}
+
+/// Ends, by process id, every daemon a test's clients started on its store, when the test
+/// ends however it ends.
+struct StopDaemons<'a>(&'a Home);
+
+impl Drop for StopDaemons<'_> {
+    fn drop(&mut self) {
+        for pid in daemons_of(self.0) {
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+    }
+}
+
 #[test]
 fn autostart_runs_the_real_daemon_detached_and_stop_stops_it() {
     let home = Home::new();
+    let _cleanup = StopDaemons(&home);
     let wrapper = home.daemon_wrapper(&home.passphrase());
     let autostarting = |args: &[&str]| {
         let mut command = home.command(args);
@@ -702,6 +742,13 @@ fn autostart_runs_the_real_daemon_detached_and_stop_stops_it() {
     for client in clients {
         let run = Run::from(client.wait_with_output().unwrap()).ok();
         assert_eq!(run.json(), serde_json::json!([]));
+    }
+    // The daemons that lost the race may still be starting (the first one answered before
+    // they got as far as the store); each finds the store owned and exits.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemons_of(&home).len() > 1 {
+        assert!(Instant::now() < deadline, "only the owner keeps running");
+        std::thread::sleep(Duration::from_millis(50));
     }
 
     let status = home.run(&["status", "--json"]).ok().json();
