@@ -40,6 +40,7 @@ pub mod secret;
 pub mod service;
 pub mod store;
 pub mod token;
+pub mod web;
 
 pub use error::{Error, Result};
 pub use secret::Secret;

@@ -77,6 +77,15 @@ pub struct Sandbox {
     preferred_port: Option<u16>,
 }
 
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Sandbox")
+            .field("preferred_port", &self.preferred_port)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Sandbox {
     /// A sandbox that binds `port` (0 for any free port) instead of [`PREFERRED_PORT`].
     pub fn with_port(port: u16) -> Self {

@@ -614,3 +614,85 @@ mod tests {
         assert_eq!(json, r#"["https://graph.microsoft.com/User.Read"]"#);
     }
 }
+
+/// What a helper lets an app do, in a person's words (for the scope picker).
+pub fn helper_description(name: &str) -> &'static str {
+    match name {
+        "basic" => "Sign you in and read your profile",
+        "mailbox" => "Read your mail",
+        "mailbox_shared" => "Read mail in mailboxes shared with you",
+        "mailbox_settings" | "settings_all" => {
+            "Read and change your mailbox settings (automatic replies, time zone)"
+        }
+        "message_send" => "Send mail as you",
+        "message_send_shared" => "Send mail as you from shared mailboxes",
+        "message_all" => "Read, change, delete and send your mail",
+        "message_all_shared" => "Read, change, delete and send mail in shared mailboxes",
+        "address_book" => "Read your contacts",
+        "address_book_shared" => "Read contacts shared with you",
+        "address_book_all" => "Read and change your contacts",
+        "address_book_all_shared" => "Read and change contacts shared with you",
+        "calendar" => "Read your calendars",
+        "calendar_shared" => "Read calendars shared with you",
+        "calendar_all" => "Read and change your calendars",
+        "calendar_shared_all" => "Read and change calendars shared with you",
+        "users" => "Read the basic profiles of everyone in your organisation",
+        "onedrive" => "Read every file you can open",
+        "onedrive_all" => "Read and change every file you can open",
+        "sharepoint" => "Read items in every SharePoint site",
+        "sharepoint_all" => "Read and change items in every SharePoint site",
+        "tasks" => "Read your tasks",
+        "tasks_all" => "Read and change your tasks",
+        "presence" => "Read your Teams presence",
+        "financials" => "Read and change Business Central data as you",
+        "user_impersonation" => "Use Business Central as you",
+        _ => "",
+    }
+}
+
+/// How a scope picker entry would be read: helper names that do not exist and strings that
+/// are not scopes, each with the reason.
+pub fn unknown_entries<S: AsRef<str>>(
+    requested: &[S],
+    table: HelperTable,
+) -> Vec<(String, String)> {
+    requested
+        .iter()
+        .map(AsRef::as_ref)
+        .filter_map(|item| {
+            if let Err(error) = validate_scope(item) {
+                return Some((item.to_owned(), error.to_string()));
+            }
+            (table.find(item).is_none() && !table.helpers().is_empty() && looks_like_helper(item))
+                .then(|| (item.to_owned(), format!("`{item}` is not a scope helper")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod description_tests {
+    use super::*;
+
+    #[test]
+    fn every_helper_has_a_description() {
+        for table in [HelperTable::Graph, HelperTable::BusinessCentral] {
+            for helper in table.helpers() {
+                assert!(
+                    !helper_description(helper.name).is_empty(),
+                    "{}",
+                    helper.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_entries_are_named_and_the_rest_pass() {
+        let unknown = unknown_entries(
+            &["basic", "mailbx", "Mail.Read", "bad scope"],
+            HelperTable::Graph,
+        );
+        let names: Vec<&str> = unknown.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["mailbx", "bad scope"]);
+    }
+}

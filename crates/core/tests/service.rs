@@ -21,6 +21,7 @@ use std::time::Duration;
 use entra_emulator::sandbox::{DEMO_CLIENT_ID, DEMO_PASSWORD, DEMO_TENANT_ID, DEMO_USERNAME};
 use entra_emulator::{Emulator, EmulatorConfig};
 use o365_auth_core::ipc::{IpcLimits, IpcServer};
+use o365_auth_core::sandbox::Sandbox;
 use o365_auth_core::service::{ServiceHandler, ServiceOptions, TokenService};
 use o365_auth_core::store::audit::Channel;
 use o365_auth_core::store::key::DataKey;
@@ -156,6 +157,7 @@ impl Harness {
             store.clone(),
             ServiceOptions {
                 socket: Some(socket.clone()),
+                sandbox: Some(Arc::new(Sandbox::with_port(0))),
                 ..ServiceOptions::default()
             },
         )
@@ -258,7 +260,7 @@ async fn apps_are_added_listed_shown_and_removed_and_bad_ones_name_the_field() {
         error["message"].as_str().unwrap().contains("client id"),
         "{error}"
     );
-    assert_eq!(error["data"]["field"], "client id", "{error}");
+    assert_eq!(error["data"]["field"], "client_id", "{error}");
 
     let mut bad_flow = spec.clone();
     bad_flow["flow"] = json!("telepathy");
@@ -610,9 +612,12 @@ async fn device_code_browser_and_console_sign_ins() {
         .await;
     let url = challenge["url"].as_str().expect("a URL");
     let error = client
-        .err("login.wait", json!({ "login": challenge["login"] }))
+        .err(
+            "login.wait",
+            json!({ "login": challenge["login"], "timeout_s": 0 }),
+        )
         .await;
-    assert_eq!(code_of(&error), "invalid_input", "{error}");
+    assert_eq!(code_of(&error), "login_pending", "{error}");
     let landed = Browser::new()
         .sign_in(url, "alex@sandbox.onmicrosoft.com", DEMO_PASSWORD, true)
         .await;
@@ -1144,4 +1149,369 @@ async fn an_app_signs_in_as_itself_with_client_credentials() {
         .get("client_credentials")
         .copied();
     assert_eq!(after, before.map(|count| count + 1));
+}
+
+// --- what the desktop app and the web UI use ----------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn settings_scope_helpers_previews_granted_scopes_and_the_activity_log() {
+    let harness = Harness::start().await;
+    let mut client = harness.with_accounts(&[DEMO_USERNAME]).await;
+
+    let defaults = client.ok("settings.get", json!({})).await;
+    assert_eq!(defaults["refresh_margin_s"], 300, "{defaults}");
+    assert_eq!(defaults["keep_alive_days"], 14, "{defaults}");
+    let changed = client
+        .ok(
+            "settings.set",
+            json!({ "refresh_margin_s": 600, "proxy_url": null }),
+        )
+        .await;
+    assert_eq!(changed["refresh_margin_s"], 600, "{changed}");
+    let refused = client
+        .err(
+            "settings.set",
+            json!({ "keep_alive_days": 0, "notifications": false }),
+        )
+        .await;
+    assert_eq!(code_of(&refused), "invalid_input", "{refused}");
+    assert_eq!(refused["data"]["field"], "keep_alive_days", "{refused}");
+    let kept = client.ok("settings.get", json!({})).await;
+    assert_eq!(
+        kept["refresh_margin_s"], 600,
+        "a refused change loses nothing: {kept}"
+    );
+    assert_eq!(
+        kept["notifications"], true,
+        "a refused change applies nothing: {kept}"
+    );
+    let unknown = client.err("settings.set", json!({ "margin": 1 })).await;
+    assert_eq!(unknown["code"], -32602, "{unknown}");
+
+    let helpers = client.ok("scopes.helpers", json!({})).await;
+    let helpers = helpers.as_array().unwrap();
+    assert_eq!(helpers.len(), 25);
+    assert_eq!(helpers[0]["name"], "basic");
+    assert_eq!(helpers[0]["scopes"], json!(["User.Read"]));
+    assert!(
+        helpers
+            .iter()
+            .all(|helper| !helper["description"].as_str().unwrap().is_empty())
+    );
+    let business_central = client
+        .ok(
+            "scopes.helpers",
+            json!({ "protocol": { "kind": "business_central", "environment": "production" } }),
+        )
+        .await;
+    assert_eq!(
+        business_central[0]["scopes"],
+        json!(["Financials.ReadWrite.All"]),
+        "{business_central}"
+    );
+    let preview = client
+        .ok(
+            "scopes.preview",
+            json!({ "scopes": ["basic", "mailbx", "Mail.Read", "User.Read", IMAP] }),
+        )
+        .await;
+    assert_eq!(
+        preview["scopes"],
+        json!([
+            "https://graph.microsoft.com/User.Read",
+            "https://graph.microsoft.com/Mail.Read",
+            IMAP,
+            "offline_access",
+            "openid",
+            "profile"
+        ]),
+        "{preview}"
+    );
+    assert_eq!(preview["unknown"][0]["entry"], "mailbx", "{preview}");
+
+    let accounts = client.ok("accounts.list", json!({})).await;
+    assert_eq!(accounts[0]["scopes"], json!(["User.Read"]), "{accounts}");
+
+    let token = client
+        .ok("token.get", json!({ "account": DEMO_USERNAME }))
+        .await;
+    let mut activity = json!([]);
+    for _ in 0..50 {
+        activity = client.ok("audit.recent", json!({ "limit": 10 })).await;
+        if !activity.as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let entry = &activity[0];
+    assert_eq!(entry["account"], DEMO_USERNAME, "{activity}");
+    assert_eq!(entry["channel"], "ipc", "{activity}");
+    assert_eq!(entry["pid"], std::process::id(), "{activity}");
+    assert_eq!(entry["scopes"], json!(["User.Read"]), "{activity}");
+    assert!(
+        !activity
+            .to_string()
+            .contains(token["access_token"].as_str().unwrap()),
+        "no token in the activity log"
+    );
+    let filtered = client
+        .ok(
+            "audit.recent",
+            json!({ "account": DEMO_USERNAME, "limit": 1 }),
+        )
+        .await;
+    assert_eq!(filtered.as_array().unwrap().len(), 1, "{filtered}");
+    let nobody = client
+        .err("audit.recent", json!({ "account": ADELE }))
+        .await;
+    assert_eq!(code_of(&nobody), "no_account", "{nobody}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_is_changed_field_by_field_and_keeps_its_secret_and_its_accounts() {
+    let harness = Harness::start().await;
+    let mut client = harness.with_accounts(&[DEMO_USERNAME]).await;
+
+    let renamed = client
+        .ok(
+            "apps.update",
+            json!({ "name": APP, "new_name": "demo", "default_scopes": ["basic"] }),
+        )
+        .await;
+    assert_eq!(renamed["name"], "demo", "{renamed}");
+    assert_eq!(renamed["default_scopes"], json!(["basic"]));
+    assert_eq!(renamed["accounts"], 1);
+    let token = client
+        .ok(
+            "token.get",
+            json!({ "account": format!("demo/{DEMO_USERNAME}") }),
+        )
+        .await;
+    assert_eq!(token["account"], DEMO_USERNAME, "{token}");
+
+    for (change, field) in [
+        (json!({ "client_id": "not a guid" }), "client_id"),
+        (
+            json!({ "client_id": "00000000-0000-0000-0000-000000000001" }),
+            "client_id",
+        ),
+        (json!({ "tenant": "organizations" }), "tenant"),
+        (json!({ "flow": "sideways" }), "flow"),
+        (json!({ "new_name": "a/b" }), "name"),
+    ] {
+        let mut params = change.clone();
+        params["name"] = json!("demo");
+        let error = client.err("apps.update", params).await;
+        assert_eq!(code_of(&error), "invalid_input", "{change}: {error}");
+        assert_eq!(error["data"]["field"], field, "{change}: {error}");
+    }
+    let unchanged = client.ok("apps.show", json!({ "name": "demo" })).await;
+    assert_eq!(
+        unchanged["client_id"], DEMO_CLIENT_ID,
+        "nothing stored: {unchanged}"
+    );
+
+    let confidential = client
+        .ok(
+            "apps.add",
+            json!({
+                "name": "daemon",
+                "client_id": entra_emulator::sandbox::DEMO_CONFIDENTIAL_CLIENT_ID,
+                "tenant": DEMO_TENANT_ID,
+                "flow": "credentials",
+                "authority": harness.emulator.base_url(),
+                "client_secret": "first-secret",
+            }),
+        )
+        .await;
+    assert_eq!(confidential["has_client_secret"], true);
+    let kept = client
+        .ok(
+            "apps.update",
+            json!({ "name": "daemon", "default_scopes": [] }),
+        )
+        .await;
+    assert_eq!(
+        kept["has_client_secret"], true,
+        "a secret left out stays: {kept}"
+    );
+    let refused = client
+        .err(
+            "apps.update",
+            json!({ "name": "daemon", "client_secret": null }),
+        )
+        .await;
+    assert_eq!(code_of(&refused), "invalid_input", "{refused}");
+    assert_eq!(refused["data"]["field"], "client_secret", "{refused}");
+    let still = client.ok("apps.show", json!({ "name": "daemon" })).await;
+    assert_eq!(still["has_client_secret"], true, "{still}");
+    let secret_text = serde_json::to_string(&still).unwrap();
+    assert!(!secret_text.contains("first-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sign_ins_are_cancelled_and_redirect_sign_ins_are_waited_for() {
+    let harness = Harness::start().await;
+    let mut client = harness.client().await;
+    client.ok("apps.add", harness.app_spec()).await;
+
+    // A browser sign-in cancelled while someone waits for it.
+    let challenge = client
+        .ok("login.start", json!({ "method": "browser" }))
+        .await;
+    let login = challenge["login"].clone();
+    let mut waiter = harness.client().await;
+    let waiting = tokio::spawn(async move {
+        waiter
+            .call("login.wait", json!({ "login": login, "timeout_s": 30 }))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let cancelled = client
+        .ok("login.cancel", json!({ "login": challenge["login"] }))
+        .await;
+    assert_eq!(cancelled, json!({ "cancelled": true }));
+    let answer = waiting.await.unwrap();
+    assert_eq!(answer["error"]["data"]["code"], "cancelled", "{answer}");
+    let again = client
+        .ok("login.cancel", json!({ "login": challenge["login"] }))
+        .await;
+    assert_eq!(again, json!({ "cancelled": false }));
+
+    // A console sign-in: `login.wait` on one connection, the address pasted on another.
+    let challenge = client
+        .ok("login.start", json!({ "method": "console" }))
+        .await;
+    let login = challenge["login"].clone();
+    let mut waiter = harness.client().await;
+    let waiting = tokio::spawn(async move {
+        waiter
+            .ok("login.wait", json!({ "login": login, "timeout_s": 30 }))
+            .await
+    });
+    let landed = Browser::new()
+        .sign_in(
+            challenge["url"].as_str().unwrap(),
+            ADELE,
+            DEMO_PASSWORD,
+            true,
+        )
+        .await;
+    let location = landed.location.expect("a redirect");
+    let account = client
+        .ok("login.complete", json!({ "redirected_url": location }))
+        .await;
+    assert_eq!(account["username"], ADELE);
+    let waited = waiting.await.unwrap();
+    assert_eq!(waited["username"], ADELE, "{waited}");
+
+    // Cancelled, the pending sign-in is gone: its address no longer completes anything.
+    let challenge = client
+        .ok("login.start", json!({ "method": "console" }))
+        .await;
+    let landed = Browser::new()
+        .sign_in(
+            challenge["url"].as_str().unwrap(),
+            DEMO_USERNAME,
+            DEMO_PASSWORD,
+            true,
+        )
+        .await;
+    client
+        .ok("login.cancel", json!({ "login": challenge["login"] }))
+        .await;
+    let late = client
+        .err(
+            "login.complete",
+            json!({ "redirected_url": landed.location.expect("a redirect") }),
+        )
+        .await;
+    assert_eq!(code_of(&late), "state_mismatch", "{late}");
+
+    // An app registered with the deep-link redirect gets its browser sign-ins back that way.
+    client
+        .ok(
+            "apps.update",
+            json!({ "name": APP, "redirect": "deep_link" }),
+        )
+        .await;
+    let challenge = client
+        .ok("login.start", json!({ "method": "browser" }))
+        .await;
+    let url = url::Url::parse(challenge["url"].as_str().unwrap()).unwrap();
+    let redirect = url
+        .query_pairs()
+        .find(|(name, _)| name == "redirect_uri")
+        .map(|(_, value)| value.into_owned());
+    assert_eq!(redirect.as_deref(), Some("o365auth://auth"));
+    let landed = Browser::new()
+        .sign_in(
+            url.as_str(),
+            "megan@sandbox.onmicrosoft.com",
+            DEMO_PASSWORD,
+            true,
+        )
+        .await;
+    let deep_link = landed.location.expect("a redirect");
+    assert!(deep_link.starts_with("o365auth://auth?"), "{deep_link}");
+    let account = client
+        .ok("login.complete", json!({ "redirected_url": deep_link }))
+        .await;
+    assert_eq!(account["username"], "megan@sandbox.onmicrosoft.com");
+    let waited = client
+        .ok(
+            "login.wait",
+            json!({ "login": challenge["login"], "timeout_s": 5 }),
+        )
+        .await;
+    assert_eq!(
+        waited["username"], "megan@sandbox.onmicrosoft.com",
+        "{waited}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sandbox_registers_its_app_and_stopping_it_removes_the_app() {
+    let harness = Harness::start().await;
+    let mut client = harness.client().await;
+    let mut events = harness.client().await;
+    events.ok("events.subscribe", json!({})).await;
+
+    let stopped = client.ok("sandbox.status", json!({})).await;
+    assert_eq!(stopped["running"], false, "{stopped}");
+    let started = client.ok("sandbox.start", json!({})).await;
+    assert_eq!(started["running"], true, "{started}");
+    assert_eq!(started["app"], "sandbox", "{started}");
+    assert_eq!(started["demo_username"], DEMO_USERNAME);
+    let base_url = started["base_url"].as_str().unwrap().to_owned();
+    let app = client.ok("apps.show", json!({ "name": "sandbox" })).await;
+    assert_eq!(app["client_id"], DEMO_CLIENT_ID, "{app}");
+    assert!(
+        app["authority"].as_str().unwrap().starts_with(&base_url),
+        "{app} against {base_url}"
+    );
+    let discovery = reqwest::get(format!(
+        "{base_url}/{DEMO_TENANT_ID}/v2.0/.well-known/openid-configuration"
+    ))
+    .await
+    .unwrap();
+    assert!(discovery.status().is_success());
+    let event = loop {
+        let event = events.receive().await.expect("an event");
+        if event["params"]["event"] == "sandbox_changed" {
+            break event;
+        }
+    };
+    assert_eq!(event["params"]["status"]["running"], true, "{event}");
+
+    let again = client.ok("sandbox.start", json!({})).await;
+    assert_eq!(
+        again["base_url"],
+        json!(base_url),
+        "starting twice keeps one emulator"
+    );
+    let stopped = client.ok("sandbox.stop", json!({})).await;
+    assert_eq!(stopped["running"], false, "{stopped}");
+    let apps = client.ok("apps.list", json!({})).await;
+    assert_eq!(apps, json!([]), "{apps}");
 }

@@ -11,7 +11,9 @@ use o365_auth_core::Secret;
 use o365_auth_core::ipc::{IpcLimits, IpcServer, default_socket_path};
 use o365_auth_core::sandbox::{PREFERRED_PORT, Sandbox, SandboxStatus};
 use o365_auth_core::service::{ServiceHandler, ServiceOptions, TokenService};
+use o365_auth_core::store::audit::Channel;
 use o365_auth_core::store::{KeySource, Ownership, Store, StoreOptions};
+use o365_auth_core::web::{WebApi, WebOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +34,13 @@ struct Cli {
     /// OS keyring.
     #[arg(long, global = true)]
     passphrase_file: Option<PathBuf>,
+    /// Also serve the HTTP API for the web UI on this loopback address (port 0 picks one).
+    /// Its address and per-start secret are written to `web.json` next to the socket (0600).
+    #[arg(long, global = true)]
+    http: Option<std::net::SocketAddr>,
+    /// The built web UI (`ui/dist`) to serve with the HTTP API.
+    #[arg(long, global = true)]
+    ui_dir: Option<PathBuf>,
     /// Write the log here instead of standard error.
     #[arg(long, global = true)]
     log_file: Option<PathBuf>,
@@ -136,6 +145,10 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
     let handler = Arc::new(ServiceHandler::new(service.clone()));
     let server = IpcServer::bind(&socket, handler, IpcLimits::default()).await?;
     tracing::info!(socket = %socket.display(), store = %store.path().display(), "serving");
+    let web = match cli.http {
+        Some(address) => Some(start_web(address, &service, &socket, cli.ui_dir.clone()).await?),
+        None => None,
+    };
 
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("listening for SIGTERM")?;
@@ -144,9 +157,55 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
         _ = terminate.recv() => tracing::info!("terminated"),
         () = service.stopped() => tracing::info!("asked to stop"),
     }
+    if let Some((web, file)) = web {
+        web.shutdown().await;
+        let _ = std::fs::remove_file(file);
+    }
     server.shutdown().await;
     store.close().await;
     Ok(())
+}
+
+/// Starts the HTTP API and tells local clients where it is and its secret, in a file only
+/// this user can read (never in the log or argv).
+async fn start_web(
+    address: std::net::SocketAddr,
+    service: &TokenService,
+    socket: &std::path::Path,
+    ui_dir: Option<PathBuf>,
+) -> anyhow::Result<(WebApi, PathBuf)> {
+    let handler = Arc::new(ServiceHandler::for_channel(service.clone(), Channel::Http));
+    let web = WebApi::bind(
+        address,
+        handler,
+        WebOptions {
+            ui_dir,
+            ..WebOptions::default()
+        },
+    )
+    .await?;
+    let file = socket.with_file_name("web.json");
+    let contents = serde_json::json!({
+        "address": web.address().to_string(),
+        "secret": web.secret().expose(),
+        "ui_url": web.ui_url().expose(),
+    });
+    write_private(&file, contents.to_string().as_bytes())
+        .with_context(|| format!("writing {}", file.display()))?;
+    tracing::info!(address = %web.address(), "HTTP API listening; its secret is in {}", file.display());
+    Ok((web, file))
+}
+
+fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)
 }
 
 async fn run_sandbox(port: u16, json: bool) -> anyhow::Result<()> {

@@ -205,6 +205,84 @@ fn detail_suffix(detail: Option<&ServiceError>) -> String {
 }
 
 impl Error {
+    /// A copy for a second caller of one operation (the sign-in a deep link finished, which
+    /// `login.wait` reports too). Errors of the store's key and seals keep only their text.
+    pub fn duplicate(&self) -> Error {
+        match self {
+            Error::NeedsSignIn(detail) => Error::NeedsSignIn(detail.clone()),
+            Error::InteractionRequired { detail, claims } => Error::InteractionRequired {
+                detail: detail.clone(),
+                claims: claims.clone(),
+            },
+            Error::ConsentRequired(detail) => Error::ConsentRequired(detail.clone()),
+            Error::BadCredentials(detail) => Error::BadCredentials(detail.clone()),
+            Error::AppMisconfigured(detail) => Error::AppMisconfigured(detail.clone()),
+            Error::AuthorizationPending(detail) => Error::AuthorizationPending(detail.clone()),
+            Error::SlowDown(detail) => Error::SlowDown(detail.clone()),
+            Error::SignInDeclined(detail) => Error::SignInDeclined(detail.clone()),
+            Error::CodeExpired(detail) => Error::CodeExpired(detail.clone()),
+            Error::Throttled {
+                detail,
+                retry_after,
+            } => Error::Throttled {
+                detail: detail.clone(),
+                retry_after: *retry_after,
+            },
+            Error::Transient {
+                detail,
+                retry_after,
+            } => Error::Transient {
+                detail: detail.clone(),
+                retry_after: *retry_after,
+            },
+            Error::Network { host, message } => Error::Network {
+                host: host.clone(),
+                message: message.clone(),
+            },
+            Error::Cancelled => Error::Cancelled,
+            Error::TokenFile { path, reason } => Error::TokenFile {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            Error::NoAccount { name } => Error::NoAccount { name: name.clone() },
+            Error::AccountAmbiguous { name, candidates } => Error::AccountAmbiguous {
+                name: name.clone(),
+                candidates: candidates.clone(),
+            },
+            Error::StateMismatch => Error::StateMismatch,
+            Error::LoginPending => Error::LoginPending,
+            Error::Api(detail) => Error::Api(detail.clone()),
+            Error::InvalidInput { what, reason } => Error::InvalidInput {
+                what,
+                reason: reason.clone(),
+            },
+            Error::Protocol { message, detail } => Error::Protocol {
+                message: message.clone(),
+                detail: detail.clone(),
+            },
+            Error::StoreCorrupt { path, reason } => Error::StoreCorrupt {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            Error::StoreForeign { path, reason } => Error::StoreForeign {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            Error::StoreKeyMismatch { reason } => Error::StoreKeyMismatch {
+                reason: reason.clone(),
+            },
+            Error::StoreIo { message } => Error::StoreIo {
+                message: message.clone(),
+            },
+            Error::Key(error) => Error::StoreIo {
+                message: error.to_string(),
+            },
+            Error::Sealed(error) => Error::StoreIo {
+                message: error.to_string(),
+            },
+        }
+    }
+
     pub fn invalid_input(what: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             what,

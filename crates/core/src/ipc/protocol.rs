@@ -111,7 +111,7 @@ impl From<&Error> for RpcError {
         match error {
             Error::InvalidInput { what, .. } => {
                 code = INVALID_PARAMS;
-                data["field"] = serde_json::json!(what);
+                data["field"] = serde_json::json!(parameter_of(what));
             }
             Error::AccountAmbiguous { candidates, .. } => {
                 data["candidates"] = serde_json::json!(candidates);
@@ -132,6 +132,27 @@ impl From<&Error> for RpcError {
             message: error.to_string(),
             data: Some(data),
         }
+    }
+}
+
+/// The request parameter an input error is about, for forms that show it next to the field
+/// (docs/ipc.md: `data.field` names the parameter); the message keeps the words people read.
+fn parameter_of(what: &str) -> &str {
+    match what {
+        "app name" => "name",
+        "client id" => "client_id",
+        "client credential" => "client_secret",
+        "certificate" | "certificate file" | "private key" | "PKCS#12 file" => "certificate",
+        "certificate password" => "pkcs12_password",
+        "base URL" | "cloud" => "authority",
+        "scope" => "scopes",
+        "Business Central environment"
+        | "API version"
+        | "time zone"
+        | "max top"
+        | "scope prefix" => "protocol",
+        "redirected URL" | "address" => "redirected_url",
+        other => other,
     }
 }
 
@@ -217,7 +238,7 @@ mod tests {
         let data = refused.data.unwrap();
         assert_eq!(
             (data["code"].as_str(), data["field"].as_str()),
-            (Some("invalid_input"), Some("client id"))
+            (Some("invalid_input"), Some("client_id"))
         );
         let ambiguous = RpcError::from(&Error::AccountAmbiguous {
             name: String::new(),

@@ -53,6 +53,118 @@ pub struct AppSpec {
     pub pkcs12_password: Option<Secret>,
 }
 
+/// A change to a registration (`apps.update`): `name` names it, every other field left out
+/// stays as it is. `client_secret: null` removes the secret; a new certificate replaces the
+/// old one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppChange {
+    pub name: String,
+    #[serde(default)]
+    pub new_name: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub flow: Option<String>,
+    #[serde(default)]
+    pub authority: Option<String>,
+    #[serde(default)]
+    pub redirect: Option<String>,
+    #[serde(default)]
+    pub protocol: Option<ProtocolSpec>,
+    #[serde(default)]
+    pub default_scopes: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "crate::store::settings::present")]
+    pub client_secret: Option<Option<Secret>>,
+    #[serde(default)]
+    pub certificate_pem: Option<String>,
+    #[serde(default)]
+    pub private_key_pem: Option<Secret>,
+    #[serde(default)]
+    pub pkcs12_base64: Option<Secret>,
+    #[serde(default)]
+    pub pkcs12_password: Option<Secret>,
+}
+
+impl AppChange {
+    fn new_certificate(&self) -> bool {
+        self.certificate_pem.is_some() || self.pkcs12_base64.is_some()
+    }
+}
+
+/// The full spec a change makes of a stored registration, to be checked like a new one.
+pub(crate) fn changed_spec(
+    view: &AppView,
+    secret: Option<Secret>,
+    certificate: Option<Secret>,
+    change: AppChange,
+) -> Result<AppSpec> {
+    let new_certificate = change.new_certificate();
+    let protocol = match change.protocol {
+        Some(protocol) => Some(protocol),
+        None => serde_json::from_value(view.protocol.clone()).ok(),
+    };
+    let mut spec = AppSpec {
+        name: change.new_name.clone().unwrap_or_else(|| view.name.clone()),
+        client_id: change
+            .client_id
+            .clone()
+            .unwrap_or_else(|| view.client_id.clone()),
+        tenant: change.tenant.clone().unwrap_or_else(|| view.tenant.clone()),
+        flow: Some(change.flow.clone().unwrap_or_else(|| view.flow.to_owned())),
+        authority: Some(
+            change
+                .authority
+                .clone()
+                .unwrap_or_else(|| view.authority.clone()),
+        ),
+        redirect: Some(
+            change
+                .redirect
+                .clone()
+                .unwrap_or_else(|| view.redirect.to_owned()),
+        ),
+        protocol,
+        default_scopes: change
+            .default_scopes
+            .clone()
+            .unwrap_or_else(|| view.default_scopes.clone()),
+        client_secret: match change.client_secret.clone() {
+            Some(replaced) => replaced,
+            None => secret,
+        },
+        certificate_pem: None,
+        private_key_pem: None,
+        pkcs12_base64: None,
+        pkcs12_password: None,
+    };
+    if new_certificate {
+        spec.certificate_pem = change.certificate_pem;
+        spec.private_key_pem = change.private_key_pem;
+        spec.pkcs12_base64 = change.pkcs12_base64;
+        spec.pkcs12_password = change.pkcs12_password;
+    } else if let Some(stored) = certificate {
+        match serde_json::from_str::<CertificateSpec>(stored.expose()) {
+            Ok(CertificateSpec::Pem { pem, key }) => {
+                spec.certificate_pem = Some(pem);
+                spec.private_key_pem = Some(key);
+            }
+            Ok(CertificateSpec::Pkcs12 { pkcs12, password }) => {
+                spec.pkcs12_base64 = Some(pkcs12);
+                spec.pkcs12_password = Some(password);
+            }
+            Err(_) => {
+                return Err(Error::protocol(
+                    "the app's stored certificate is unreadable; give it again",
+                ));
+            }
+        }
+    }
+    Ok(spec)
+}
+
 /// Which API an app's accounts call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -318,6 +430,14 @@ fn protocol(fields: &AppFields, cloud: &Cloud, tenant: &Tenant) -> Result<Protoc
             ),
         )
     })?;
+    protocol_from_spec(&spec, cloud, tenant)
+}
+
+pub(crate) fn protocol_from_spec(
+    spec: &ProtocolSpec,
+    cloud: &Cloud,
+    tenant: &Tenant,
+) -> Result<Protocol> {
     match spec {
         ProtocolSpec::Graph { version } => Ok(Protocol::graph_version(
             cloud,
@@ -326,8 +446,8 @@ fn protocol(fields: &AppFields, cloud: &Cloud, tenant: &Tenant) -> Result<Protoc
         ProtocolSpec::BusinessCentral {
             environment,
             tenant_in_url,
-        } => Protocol::business_central(&environment, tenant_in_url.then_some(tenant)),
-        ProtocolSpec::Custom { url, api_version } => Protocol::custom(&url, &api_version),
+        } => Protocol::business_central(environment, tenant_in_url.then_some(tenant)),
+        ProtocolSpec::Custom { url, api_version } => Protocol::custom(url, api_version),
     }
 }
 

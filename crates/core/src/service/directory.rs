@@ -102,6 +102,8 @@ pub struct AccountView {
     pub status: &'static str,
     /// When the newest access token expires (Unix seconds), if there is one.
     pub expires_at: Option<i64>,
+    /// What that access token grants, named as in `token.get` answers.
+    pub scopes: Vec<String>,
     pub last_refresh_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub last_error_code: Option<String>,
@@ -123,6 +125,7 @@ impl AccountView {
             tenant: record.identity.tenant_id.clone(),
             status: record.status.as_str(),
             expires_at,
+            scopes: Vec::new(),
             last_refresh_at: record.last_refresh_at,
             last_used_at: record.last_used_at,
             last_error_code: record.last_error_code.clone(),

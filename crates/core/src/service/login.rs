@@ -9,7 +9,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::task::JoinHandle;
+use tokio::sync::Notify;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use super::directory::AccountView;
 use super::{TokenService, lock};
@@ -19,6 +20,7 @@ use crate::flows::{
     PendingFlow, Prompt,
 };
 use crate::secret::Secret;
+use crate::store::apps::RedirectKind;
 use crate::store::pending::PendingSignIn;
 use crate::token::{AccountIdentity, now_unix};
 
@@ -86,14 +88,19 @@ pub struct LoginChallenge {
 #[derive(Default)]
 pub(super) struct Logins {
     running: Mutex<HashMap<String, Running>>,
+    /// How redirect sign-ins ended (completed by a pasted address or a deep link, or
+    /// cancelled), until `login.wait` collects it.
+    finished: Mutex<HashMap<String, Result<AccountView>>>,
+    changed: Notify,
 }
 
 enum Running {
     /// Finishing in the background.
-    Task(
-        std::sync::Arc<tokio::sync::Mutex<JoinHandle<Result<AccountIdentity>>>>,
-        String,
-    ),
+    Task {
+        task: std::sync::Arc<tokio::sync::Mutex<JoinHandle<Result<AccountIdentity>>>>,
+        abort: AbortHandle,
+        app_id: String,
+    },
     /// Waiting for the pasted address (console) or the deep link: the pending sign-in
     /// (by state) is in the store.
     Redirect { state: String },
@@ -103,11 +110,40 @@ impl Logins {
     pub(super) fn len(&self) -> usize {
         lock(&self.running).len()
     }
+
+    fn finish(&self, login: String, outcome: &Result<AccountView>) {
+        let copy = match outcome {
+            Ok(view) => Ok(view.clone()),
+            Err(error) => Err(error.duplicate()),
+        };
+        let mut finished = lock(&self.finished);
+        // Nobody may ever collect an outcome: keep the last few only.
+        if finished.len() >= 64 {
+            finished.clear();
+        }
+        finished.insert(login, copy);
+        drop(finished);
+        self.changed.notify_waiters();
+    }
 }
 
 impl TokenService {
     pub async fn login_start(&self, request: LoginRequest) -> Result<LoginChallenge> {
         let app_id = self.app_for_login(request.app.as_deref()).await?;
+        let mut request = request;
+        // An app registered with the deep-link redirect gets its browser sign-ins back that
+        // way (the desktop app receives `o365auth://auth?...`); the loopback listener
+        // would not match its registered redirect URI.
+        if request.method == LoginMethod::Browser
+            && self
+                .directory()
+                .await?
+                .apps
+                .get(&app_id)
+                .is_some_and(|app| app.fields.redirect_kind == RedirectKind::DeepLink)
+        {
+            request.method = LoginMethod::DeepLink;
+        }
         let flow = match request.method {
             LoginMethod::DeviceCode => Some(FlowKind::DeviceCode),
             LoginMethod::App => Some(FlowKind::Credentials),
@@ -178,31 +214,63 @@ impl TokenService {
         };
         lock(&self.inner.logins.running).insert(
             login,
-            Running::Task(std::sync::Arc::new(tokio::sync::Mutex::new(task)), app_id),
+            Running::Task {
+                abort: task.abort_handle(),
+                task: std::sync::Arc::new(tokio::sync::Mutex::new(task)),
+                app_id,
+            },
         );
         Ok(challenge)
     }
 
-    /// Waits up to `timeout` for a sign-in started with `login.start` to finish.
+    /// Waits up to `timeout` for a sign-in started with `login.start` to finish: by itself
+    /// (browser, device code, app) or through `login.complete` (console, deep link).
     pub async fn login_wait(&self, login: &str, timeout: Duration) -> Result<AccountView> {
-        let (task, app_id) = match lock(&self.inner.logins.running).get(login) {
-            Some(Running::Task(task, app_id)) => (task.clone(), app_id.clone()),
-            Some(Running::Redirect { .. }) => {
-                return Err(Error::invalid_input(
-                    "login",
-                    "this sign-in finishes with `login.complete` and the address the browser \
-                     landed on",
-                ));
+        let deadline = tokio::time::Instant::now() + timeout;
+        let logins = &self.inner.logins;
+        let (task, app_id) = loop {
+            let changed = logins.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if let Some(outcome) = lock(&logins.finished).remove(login) {
+                return outcome;
             }
-            None => return Err(no_login()),
+            match lock(&logins.running).get(login) {
+                Some(Running::Task { task, app_id, .. }) => break (task.clone(), app_id.clone()),
+                Some(Running::Redirect { .. }) => {}
+                None => return Err(no_login()),
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return Err(Error::LoginPending);
+            }
         };
         let mut handle = task.lock().await;
-        let outcome = match tokio::time::timeout(timeout, &mut *handle).await {
+        let outcome = match tokio::time::timeout_at(deadline, &mut *handle).await {
             Err(_) => return Err(Error::LoginPending),
             Ok(joined) => joined.map_err(|_| Error::Cancelled)?,
         };
-        lock(&self.inner.logins.running).remove(login);
+        lock(&logins.running).remove(login);
         self.signed_in(&app_id, outcome?).await
+    }
+
+    /// Ends a sign-in in progress; a `login.wait` for it answers `cancelled`.
+    pub async fn login_cancel(&self, login: &str) -> Result<bool> {
+        let running = lock(&self.inner.logins.running).remove(login);
+        match running {
+            None => Ok(false),
+            Some(Running::Task { abort, .. }) => {
+                abort.abort();
+                Ok(true)
+            }
+            Some(Running::Redirect { state }) => {
+                // The sealed verifier goes too: a late redirect with this state is refused.
+                let _ = self.inner.store.pending().take(&state).await?;
+                self.inner
+                    .logins
+                    .finish(login.to_owned(), &Err(Error::Cancelled));
+                Ok(true)
+            }
+        }
     }
 
     /// Finishes a console or deep-link sign-in with the address the browser landed on.
@@ -219,7 +287,7 @@ impl TokenService {
                     state: expected, ..
                 }) if *expected == state => {}
                 Some(Running::Redirect { .. }) => return Err(Error::StateMismatch),
-                Some(Running::Task(..)) => {
+                Some(Running::Task { .. }) => {
                     return Err(Error::invalid_input(
                         "login",
                         "this sign-in finishes by itself; use `login.wait`",
@@ -235,9 +303,30 @@ impl TokenService {
             .take(&state)
             .await?
             .ok_or(Error::StateMismatch)?;
-        lock(&self.inner.logins.running).retain(
-            |_, running| !matches!(running, Running::Redirect { state: s, .. } if *s == state),
-        );
+        let waiting: Vec<String> = {
+            let mut running = lock(&self.inner.logins.running);
+            let ids = running
+                .iter()
+                .filter(|(_, run)| matches!(run, Running::Redirect { state: s } if *s == state))
+                .map(|(id, _)| id.clone())
+                .collect::<Vec<_>>();
+            for id in &ids {
+                running.remove(id);
+            }
+            ids
+        };
+        let outcome = self.complete_pending(&pending, redirected).await;
+        for login in waiting {
+            self.inner.logins.finish(login, &outcome);
+        }
+        outcome
+    }
+
+    async fn complete_pending(
+        &self,
+        pending: &PendingSignIn,
+        redirected: &str,
+    ) -> Result<AccountView> {
         let mut flow: PendingFlow = serde_json::from_value(pending.flow.clone())
             .map_err(|_| Error::protocol("the pending sign-in in the store is unreadable"))?;
         flow.pkce_verifier = pending.pkce_verifier.clone();

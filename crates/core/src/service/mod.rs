@@ -8,12 +8,16 @@
 //! that span several calls), `refresh` (the scheduler's job and account status),
 //! [`scheduler`] (when to refresh), `rpc` (the IPC handler).
 
+mod activity;
 pub mod apps;
+mod catalog;
 mod directory;
 mod gate;
 mod login;
+mod preferences;
 mod refresh;
 mod rpc;
+mod sandbox;
 pub mod scheduler;
 mod tokens;
 
@@ -25,7 +29,9 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, watch};
 
-pub use apps::{AppSpec, AppView, ProtocolSpec};
+pub use activity::ActivityView;
+pub use apps::{AppChange, AppSpec, AppView, ProtocolSpec};
+pub use catalog::{HelperView, ScopePreview, UnknownEntry};
 pub use directory::AccountView;
 pub use login::{LoginChallenge, LoginMethod, LoginRequest, PasswordLogin};
 pub use tokens::{GraphAnswer, GraphCall, IssuedToken, TokenRequest};
@@ -44,11 +50,14 @@ use crate::token::now_unix;
 
 #[derive(Debug, Clone, Default)]
 pub struct ServiceOptions {
+    /// The base schedule; a person's saved settings replace its margin and keep-alive.
     pub scheduler: SchedulerConfig,
     /// For `graph.request` and the token endpoints (timeouts, proxy).
     pub connection: ConnectionSettings,
     /// Shown by `status`.
     pub socket: Option<PathBuf>,
+    /// The sandbox the `sandbox.*` methods drive; without one they say there is none.
+    pub sandbox: Option<Arc<crate::sandbox::Sandbox>>,
 }
 
 /// The running service; cheap to clone.
@@ -64,6 +73,8 @@ struct Inner {
     /// One [`Account`] per app registration (id), built on first use.
     sessions: Mutex<HashMap<String, Arc<Account>>>,
     connections: Mutex<HashMap<String, Connection>>,
+    /// HTTP settings for sessions and connections built from now on (the proxy setting).
+    http: Mutex<crate::http::HttpSettings>,
     directory: Mutex<Option<Arc<Directory>>>,
     scheduler: Scheduler,
     /// Accounts (record ids) the scheduler keeps.
@@ -98,6 +109,7 @@ impl TokenService {
         let (events, _) = broadcast::channel(1024);
         let (audit, audit_queue) = mpsc::unbounded_channel();
         let (stop, _) = watch::channel(false);
+        let http = options.connection.http.clone();
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
             let job = Arc::new(refresh::ScheduledRefresh::new(weak.clone()));
             Inner {
@@ -107,6 +119,7 @@ impl TokenService {
                 options,
                 sessions: Mutex::new(HashMap::new()),
                 connections: Mutex::new(HashMap::new()),
+                http: Mutex::new(http),
                 directory: Mutex::new(None),
                 tracked: Mutex::new(Default::default()),
                 gates: gate::Gates::default(),
@@ -118,7 +131,10 @@ impl TokenService {
             }
         });
         let service = TokenService { inner };
-        tokio::spawn(tokens::write_audit(store, audit_queue));
+        tokio::spawn(tokens::write_audit(store.clone(), audit_queue));
+        if let Some(settings) = store.settings().stored().await? {
+            service.apply_settings(&settings, settings.proxy_url.is_some());
+        }
         service.forward_scheduler_events();
         service.track_all().await?;
         Ok(service)
@@ -195,6 +211,55 @@ impl TokenService {
             .ok_or_else(|| no_app(name))
     }
 
+    /// Changes a registration; every field is checked as for a new one. The client id,
+    /// tenant and authority stay while accounts are signed in through the app: their refresh
+    /// tokens belong to that app at that authority.
+    pub async fn update_app(&self, change: AppChange) -> Result<AppView> {
+        let view = self.show_app(&change.name).await?;
+        let apps = self.inner.store.apps();
+        let spec = apps::changed_spec(
+            &view,
+            apps.client_secret(&view.id).await?,
+            apps.certificate(&view.id).await?,
+            change,
+        )?;
+        let new = apps::registration_from_spec(spec)?;
+        let fields = &new.fields;
+        if view.accounts > 0 {
+            let current = apps
+                .get(&view.id)
+                .await?
+                .ok_or_else(|| no_app(&view.name))?
+                .fields;
+            for (field, same) in [
+                ("client_id", current.client_id == fields.client_id),
+                ("tenant", current.tenant == fields.tenant),
+                ("authority", current.authority == fields.authority),
+            ] {
+                if !same {
+                    return Err(Error::invalid_input(
+                        field,
+                        format!(
+                            "cannot change while {} account(s) are signed in through this app; \
+                             sign them out first, or add another app",
+                            view.accounts
+                        ),
+                    ));
+                }
+            }
+        }
+        apps.update(&view.id, fields).await?;
+        apps.set_client_secret(&view.id, new.client_secret.as_ref())
+            .await?;
+        apps.set_certificate(&view.id, new.certificate.as_ref())
+            .await?;
+        lock(&self.inner.sessions).remove(&view.id);
+        lock(&self.inner.connections).clear();
+        self.changed();
+        self.emit(serde_json::json!({ "event": "app_changed", "app": fields.name }));
+        self.show_app(&fields.name).await
+    }
+
     /// Forgets an app registration with its accounts and tokens.
     pub async fn remove_app(&self, name: &str) -> Result<bool> {
         let app = self.show_app(name).await?;
@@ -215,26 +280,37 @@ impl TokenService {
         let directory = self.directory().await?;
         let mut views = Vec::with_capacity(directory.accounts.len());
         for record in &directory.accounts {
-            let expires_at = self
-                .inner
-                .store
-                .valid_access_token(&record.id, None, 0, 0)
-                .await?
-                .map(|token| token.expires_at);
-            views.push(AccountView::new(&directory, record, expires_at));
+            views.push(self.view_of(&directory, record).await?);
         }
         Ok(views)
     }
 
     pub async fn account(&self, name: Option<&str>) -> Result<AccountView> {
         let (directory, record) = self.resolve(name).await?;
-        let expires_at = self
+        self.view_of(&directory, &record).await
+    }
+
+    async fn view_of(
+        &self,
+        directory: &Directory,
+        record: &crate::store::accounts::AccountRecord,
+    ) -> Result<AccountView> {
+        let token = self
             .inner
             .store
             .valid_access_token(&record.id, None, 0, 0)
-            .await?
-            .map(|token| token.expires_at);
-        Ok(AccountView::new(&directory, &record, expires_at))
+            .await?;
+        let mut view = AccountView::new(directory, record, token.as_ref().map(|t| t.expires_at));
+        if let Some(token) = token {
+            // The prefix is the app's protocol's; an app this version cannot read shows the
+            // scopes as granted.
+            let prefix = match self.session(&record.app_id, None, None).await {
+                Ok(session) => session.protocol().scope_prefix().to_owned(),
+                Err(_) => String::new(),
+            };
+            view.scopes = tokens::shown_scopes(&token.scopes, &prefix);
+        }
+        Ok(view)
     }
 
     pub async fn set_alias(&self, name: &str, alias: Option<&str>) -> Result<AccountView> {
@@ -344,7 +420,7 @@ impl TokenService {
             store.apps().certificate(app_id).await?,
         )?;
         let mut config = apps::account_config(&registration.fields, credential, flow)?;
-        config.http = self.inner.options.connection.http.clone();
+        config.http = lock(&self.inner.http).clone();
         if let Some(scopes) = scopes
             && !scopes.is_empty()
         {

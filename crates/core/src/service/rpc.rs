@@ -12,13 +12,14 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::TokenService;
-use super::apps::AppSpec;
+use super::apps::{AppChange, AppSpec, ProtocolSpec};
 use super::login::{LoginRequest, PasswordLogin};
 use super::tokens::{GraphCall, TokenRequest};
 use crate::error::Error;
 use crate::ipc::protocol::RpcError;
 use crate::ipc::{Handler, Peer};
 use crate::store::audit::{AuditPeer, Channel};
+use crate::store::settings::SettingsChange;
 
 /// Serves a [`TokenService`] on the IPC socket (or, with [`ServiceHandler::for_channel`],
 /// on the HTTP API: the same methods, audited under that channel).
@@ -76,6 +77,36 @@ struct CompleteParams {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginParam {
+    login: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivityParams {
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    account: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HelpersParams {
+    #[serde(default)]
+    protocol: Option<ProtocolSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewParams {
+    #[serde(default)]
+    protocol: Option<ProtocolSpec>,
+    scopes: Vec<String>,
+}
 
 fn params<T: DeserializeOwned>(value: Value) -> Result<T, RpcError> {
     let value = if value.is_null() { json!({}) } else { value };
@@ -166,6 +197,10 @@ impl Handler for ServiceHandler {
                     let spec: AppSpec = params(params_value)?;
                     answer(service.add_app(spec).await)
                 }
+                "apps.update" => {
+                    let change: AppChange = params(params_value)?;
+                    answer(service.update_app(change).await)
+                }
                 "apps.list" => {
                     params::<Empty>(params_value)?;
                     answer(service.list_apps().await)
@@ -199,6 +234,48 @@ impl Handler for ServiceHandler {
                             .login_complete(p.login.as_deref(), &p.redirected_url)
                             .await,
                     )
+                }
+                "login.cancel" => {
+                    let p: LoginParam = params(params_value)?;
+                    answer(
+                        service
+                            .login_cancel(&p.login)
+                            .await
+                            .map(|cancelled| json!({"cancelled": cancelled})),
+                    )
+                }
+                "audit.recent" => {
+                    let p: ActivityParams = params(params_value)?;
+                    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+                    answer(service.recent_activity(limit, p.account.as_deref()).await)
+                }
+                "settings.get" => {
+                    params::<Empty>(params_value)?;
+                    answer(service.settings().await)
+                }
+                "settings.set" => {
+                    let change: SettingsChange = params(params_value)?;
+                    answer(service.change_settings(&change).await)
+                }
+                "scopes.helpers" => {
+                    let p: HelpersParams = params(params_value)?;
+                    answer(service.scope_helpers(p.protocol.as_ref()))
+                }
+                "scopes.preview" => {
+                    let p: PreviewParams = params(params_value)?;
+                    answer(service.preview_scopes(p.protocol.as_ref(), &p.scopes))
+                }
+                "sandbox.status" => {
+                    params::<Empty>(params_value)?;
+                    answer(service.sandbox_status().await)
+                }
+                "sandbox.start" => {
+                    params::<Empty>(params_value)?;
+                    answer(service.sandbox_start().await)
+                }
+                "sandbox.stop" => {
+                    params::<Empty>(params_value)?;
+                    answer(service.sandbox_stop().await)
                 }
                 "login.password" => {
                     let request: PasswordLogin = params(params_value)?;

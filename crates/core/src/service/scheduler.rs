@@ -102,6 +102,10 @@ pub struct Tracked {
 enum Command {
     Track(Tracked),
     Untrack(String),
+    Retime {
+        margin: Duration,
+        keep_alive: Duration,
+    },
 }
 
 /// A handle on the running scheduler; dropping every handle stops it.
@@ -139,6 +143,11 @@ impl Scheduler {
 
     pub fn subscribe(&self) -> broadcast::Receiver<SchedulerEvent> {
         self.events.subscribe()
+    }
+
+    /// Changes the refresh margin and the keep-alive period; every due time is recomputed.
+    pub fn retime(&self, margin: Duration, keep_alive: Duration) {
+        let _ = self.commands.send(Command::Retime { margin, keep_alive });
     }
 }
 
@@ -198,6 +207,11 @@ impl Run {
                 command = commands.recv() => match command {
                     Some(Command::Track(tracked)) => self.track(tracked),
                     Some(Command::Untrack(account)) => self.remove(&account),
+                    Some(Command::Retime { margin, keep_alive }) => {
+                        self.config.margin = margin;
+                        self.config.keep_alive = keep_alive;
+                        self.reschedule_all();
+                    }
                     None => return,
                 },
                 Some((account, generation, outcome)) = finished.recv() => {
@@ -498,6 +512,21 @@ mod tests {
             .filter(|(name, _)| name == account)
             .map(|(_, at)| *at)
             .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_margin_moves_the_due_times_of_accounts_already_tracked() {
+        let (scheduler, recorder, clock) = start(config(), Box::new(|_, _| Ok(1_800_100_000)));
+        scheduler.track(tracked("alice", 3600, &clock));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        scheduler.retime(Duration::from_secs(1800), Duration::from_secs(14 * 86400));
+        tokio::time::sleep(Duration::from_secs(1789)).await;
+        assert!(
+            calls(&recorder, "alice").is_empty(),
+            "not before expiry minus the new margin"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(calls(&recorder, "alice"), [1800]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -211,6 +211,7 @@ impl TokenService {
         }
         let session = self.session(&record.app_id, None, None).await?;
         let mut settings = self.inner.options.connection.clone();
+        settings.http = lock(&self.inner.http).clone();
         settings.raise_http_errors = false;
         let source = Arc::new(session.token_source_for(&record.identity.home_account_id));
         let connection = Connection::for_protocol(settings, session.protocol(), Some(source))?;
@@ -222,7 +223,7 @@ impl TokenService {
 /// The scopes a token holds as callers name them (docs/ipc.md: `["User.Read", ...]`): the
 /// account's API without its prefix (as the request's `scopes` are expanded), other APIs
 /// qualified, and no OpenID Connect scopes, which are no access to anything.
-fn shown_scopes(scopes: &Scopes, prefix: &str) -> Vec<String> {
+pub(super) fn shown_scopes(scopes: &Scopes, prefix: &str) -> Vec<String> {
     scopes
         .clone()
         .without_oidc_scopes()

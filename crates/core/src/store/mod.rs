@@ -38,6 +38,7 @@ pub mod key;
 mod owner;
 pub mod pending;
 pub mod seal;
+pub mod settings;
 mod sql;
 pub mod tokens;
 pub mod transfer;
