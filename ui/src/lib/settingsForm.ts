@@ -1,0 +1,106 @@
+// Settings as the form shows them (minutes, an "off" switch for the clipboard) and as the
+// wire wants them (seconds, null), with the checks made before saving.
+import type { Settings } from "./api";
+
+export interface SettingsFormValues {
+  refresh_margin_min: string;
+  keep_alive_days: string;
+  ipc_enabled: boolean;
+  start_at_login: boolean;
+  notifications: boolean;
+  proxy_url: string;
+  clipboard_clear: boolean;
+  clipboard_clear_s: string;
+}
+
+export type SettingsField = keyof SettingsFormValues;
+export type SettingsErrors = Partial<Record<SettingsField, string>>;
+
+export function settingsToForm(settings: Settings): SettingsFormValues {
+  return {
+    refresh_margin_min: String(Math.round((settings.refresh_margin_s / 60) * 10) / 10),
+    keep_alive_days: String(settings.keep_alive_days),
+    ipc_enabled: settings.ipc_enabled,
+    start_at_login: settings.start_at_login,
+    notifications: settings.notifications,
+    proxy_url: settings.proxy_url ?? "",
+    clipboard_clear: settings.clipboard_clear_s !== null,
+    clipboard_clear_s: String(settings.clipboard_clear_s ?? 30),
+  };
+}
+
+function number(text: string): number | null {
+  const trimmed = text.trim();
+  if (!/^\d+(?:\.\d+)?$/.test(trimmed)) return null;
+  return Number(trimmed);
+}
+
+export function validateSettings(values: SettingsFormValues): SettingsErrors {
+  const errors: SettingsErrors = {};
+  const margin = number(values.refresh_margin_min);
+  // Access tokens live about an hour: a margin of an hour or more would refresh all the time.
+  if (margin === null || margin < 1 || margin > 59) {
+    errors.refresh_margin_min = "Enter a number of minutes from 1 to 59.";
+  }
+  const days = number(values.keep_alive_days);
+  // Microsoft ends a refresh token unused for 90 days; the keep-alive has to come before.
+  if (days === null || !Number.isInteger(days) || days < 1 || days > 89) {
+    errors.keep_alive_days = "Enter a whole number of days from 1 to 89.";
+  }
+  const proxy = values.proxy_url.trim();
+  if (proxy) {
+    let url: URL | null;
+    try {
+      url = new URL(proxy);
+    } catch {
+      url = null;
+    }
+    if (!url || !["http:", "https:", "socks5:", "socks5h:"].includes(url.protocol) || !url.hostname) {
+      errors.proxy_url = "Enter the proxy as http://host:port (or https://, socks5://), or leave it empty.";
+    } else if ((url.pathname && url.pathname !== "/") || url.search || url.hash) {
+      errors.proxy_url = "Give only the scheme, host and port, such as http://proxy.example.com:3128.";
+    }
+  }
+  if (values.clipboard_clear) {
+    const seconds = number(values.clipboard_clear_s);
+    if (seconds === null || !Number.isInteger(seconds) || seconds < 5 || seconds > 3600) {
+      errors.clipboard_clear_s = "Enter a whole number of seconds from 5 to 3600, or switch clearing off.";
+    }
+  }
+  return errors;
+}
+
+/** The form as settings.set parameters; only what differs from `current`. */
+export function settingsChanges(values: SettingsFormValues, current: Settings): Partial<Settings> {
+  const next: Settings = {
+    refresh_margin_s: Math.round(Number(values.refresh_margin_min) * 60),
+    keep_alive_days: Number(values.keep_alive_days),
+    ipc_enabled: values.ipc_enabled,
+    start_at_login: values.start_at_login,
+    notifications: values.notifications,
+    proxy_url: values.proxy_url.trim() || null,
+    clipboard_clear_s: values.clipboard_clear ? Number(values.clipboard_clear_s) : null,
+  };
+  const changes: Partial<Settings> = {};
+  for (const key of Object.keys(next) as (keyof Settings)[]) {
+    if (next[key] !== current[key]) (changes as Record<string, unknown>)[key] = next[key];
+  }
+  return changes;
+}
+
+/** Which form field a settings.set `invalid_input` names. */
+export function settingsFieldOf(field: string | undefined): SettingsField | null {
+  switch (field) {
+    case "refresh_margin_s":
+      return "refresh_margin_min";
+    case "keep_alive_days":
+    case "ipc_enabled":
+    case "start_at_login":
+    case "notifications":
+    case "proxy_url":
+    case "clipboard_clear_s":
+      return field;
+    default:
+      return null;
+  }
+}

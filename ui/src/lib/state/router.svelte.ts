@@ -1,0 +1,23 @@
+// The current screen, following the address.
+import type { Route, Screen } from "../route";
+import { parseRoute, routeHref } from "../route";
+
+export type { Route, Screen } from "../route";
+export { routeHref } from "../route";
+
+export class Router {
+  current = $state<Route>({ screen: null, params: {} });
+
+  constructor(private readonly win: Window = window) {
+    this.current = parseRoute(win.location.hash);
+    win.addEventListener("hashchange", () => (this.current = parseRoute(win.location.hash)));
+  }
+
+  go(screen: Screen, params: Record<string, string | undefined> = {}): void {
+    const href = routeHref(screen, params);
+    // Set at once: the hashchange event that follows comes later (and not at all when the
+    // address is already this one).
+    this.win.location.hash = href;
+    this.current = parseRoute(href);
+  }
+}

@@ -1,0 +1,45 @@
+// Short messages about results and failures, read out by screen readers through the live
+// region that shows them (Toasts.svelte).
+import { summarizeError } from "../errors";
+
+export type ToastKind = "success" | "info" | "warning" | "error";
+
+export interface Toast {
+  id: number;
+  kind: ToastKind;
+  text: string;
+}
+
+export class Toasts {
+  items = $state<Toast[]>([]);
+  #next = 1;
+
+  show(kind: ToastKind, text: string, durationMs = kind === "error" ? 12_000 : 6000): number {
+    const id = this.#next++;
+    this.items = [...this.items.slice(-4), { id, kind, text }];
+    if (durationMs > 0) setTimeout(() => this.dismiss(id), durationMs);
+    return id;
+  }
+
+  success(text: string): number {
+    return this.show("success", text);
+  }
+
+  info(text: string): number {
+    return this.show("info", text);
+  }
+
+  warning(text: string): number {
+    return this.show("warning", text);
+  }
+
+  /** A failure in plain words, with its code. */
+  error(error: unknown, context?: string): number {
+    const text = summarizeError(error);
+    return this.show("error", context ? `${context}: ${text}` : text);
+  }
+
+  dismiss(id: number): void {
+    this.items = this.items.filter((toast) => toast.id !== id);
+  }
+}
