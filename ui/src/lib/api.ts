@@ -84,9 +84,10 @@ export interface AppRegistration {
   source?: string;
 }
 
-/** What apps.add takes; apps.update takes `name` plus any subset of the rest. */
+/** What apps.add takes; apps.update takes `name` plus any subset of the rest, and `new_name`. */
 export interface AppParams {
   name: string;
+  new_name?: string;
   client_id: string;
   tenant: string;
   flow: Flow;
@@ -114,9 +115,15 @@ export interface ScopeHelper {
   scopes: string[];
 }
 
+/** An entry that is neither a helper nor a scope; the service says why. */
+export interface UnknownScope {
+  entry: string;
+  reason?: string;
+}
+
 export interface ScopePreview {
   scopes: string[];
-  unknown: string[];
+  unknown: UnknownScope[];
 }
 
 export interface IssuedToken {
@@ -151,7 +158,7 @@ export type AuditChannel = "ipc" | "http" | "app" | "cli";
 export interface AuditEntry {
   at: number;
   account: string;
-  app: string;
+  app?: string;
   scopes: string[];
   channel: AuditChannel;
   pid: number | null;
@@ -206,8 +213,15 @@ export class Api {
 
   scopeHelpers = (protocol?: ProtocolSpec) =>
     this.transport.call<ScopeHelper[]>("scopes.helpers", protocol ? { protocol } : {});
-  previewScopes = (scopes: string[], protocol?: ProtocolSpec) =>
-    this.transport.call<ScopePreview>("scopes.preview", protocol ? { protocol, scopes } : { scopes });
+  previewScopes = async (scopes: string[], protocol?: ProtocolSpec): Promise<ScopePreview> => {
+    const answer = await this.transport.call<{ scopes: string[]; unknown: (string | UnknownScope)[] }>(
+      "scopes.preview",
+      protocol ? { protocol, scopes } : { scopes },
+    );
+    // The contract first listed unknown entries as strings; the service sends them with a reason.
+    const unknown = answer.unknown.map((item) => (typeof item === "string" ? { entry: item } : item));
+    return { scopes: answer.scopes, unknown };
+  };
 
   recentAudit = (params: { limit?: number; account?: string } = {}) =>
     this.transport.call<AuditEntry[]>("audit.recent", params);

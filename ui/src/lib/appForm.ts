@@ -109,6 +109,33 @@ export function needsCredential(flow: Flow): boolean {
   return flow === "authorization" || flow === "credentials";
 }
 
+/**
+ * Where on the form to show a problem with `field`, given what the form shows now (a secret
+ * problem while a certificate is chosen belongs to the credential choice), or null when no
+ * field shown fits and the problem belongs to the whole form.
+ */
+export function shownFieldFor(field: AppField, values: AppFormValues): AppField | null {
+  const credential = needsCredential(values.flow);
+  switch (field) {
+    case "client_secret":
+      return credential ? (values.credential === "secret" ? "client_secret" : "credential") : null;
+    case "certificate":
+    case "pkcs12_password":
+      if (!credential) return null;
+      if (values.credential !== "certificate") return "credential";
+      return field === "pkcs12_password" && values.certificate?.kind !== "pkcs12" ? "certificate" : field;
+    case "credential":
+      return credential ? "credential" : null;
+    case "redirect":
+      return usesRedirect(values.flow) ? "redirect" : null;
+    case "cloud":
+    case "custom_url":
+      return values.cloud === "custom" ? "custom_url" : "cloud";
+    default:
+      return field;
+  }
+}
+
 function needsSpecificTenant(flow: Flow): boolean {
   return flow === "credentials" || flow === "password";
 }
@@ -301,6 +328,7 @@ const same = (left: unknown, right: unknown): boolean => JSON.stringify(left) ==
 export function toUpdateParams(values: AppFormValues, original: AppRegistration): Partial<AppParams> {
   const before = fromApp(original);
   const changes: Partial<AppParams> = {};
+  if (values.name.trim() !== before.name) changes.new_name = values.name.trim();
   if (values.client_id.trim() !== before.client_id) changes.client_id = values.client_id.trim();
   if (values.tenant.trim() !== before.tenant) changes.tenant = values.tenant.trim();
   if (values.flow !== before.flow) changes.flow = values.flow;
@@ -320,14 +348,15 @@ export function toUpdateParams(values: AppFormValues, original: AppRegistration)
 }
 
 /**
- * Which form field a service `invalid_input` names. The service names fields both as
- * parameters (`client_id`) and in words (`client id`, `PKCS#12 file`).
+ * Which form field a service `invalid_input` names. The service names the request parameter
+ * (`client_id`); older versions named it in words (`client id`, `PKCS#12 file`).
  */
 export function formFieldOf(field: string | undefined): AppField | null {
   if (!field) return null;
   const key = field.trim().toLowerCase().replace(/[\s-]+/g, "_");
   const map: Record<string, AppField> = {
     name: "name",
+    new_name: "name",
     app_name: "name",
     client_id: "client_id",
     tenant: "tenant",

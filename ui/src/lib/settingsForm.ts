@@ -38,14 +38,14 @@ function number(text: string): number | null {
 export function validateSettings(values: SettingsFormValues): SettingsErrors {
   const errors: SettingsErrors = {};
   const margin = number(values.refresh_margin_min);
-  // Access tokens live about an hour: a margin of an hour or more would refresh all the time.
-  if (margin === null || margin < 1 || margin > 59) {
-    errors.refresh_margin_min = "Enter a number of minutes from 1 to 59.";
+  // Access tokens live about an hour: a longer margin would refresh all the time.
+  if (margin === null || margin < 0.5 || margin > 50) {
+    errors.refresh_margin_min = "Enter a number of minutes from 0.5 to 50 (access tokens live about an hour).";
   }
   const days = number(values.keep_alive_days);
-  // Microsoft ends a refresh token unused for 90 days; the keep-alive has to come before.
-  if (days === null || !Number.isInteger(days) || days < 1 || days > 89) {
-    errors.keep_alive_days = "Enter a whole number of days from 1 to 89.";
+  // Microsoft ends a refresh token unused for 90 days; the keep-alive has to come well before.
+  if (days === null || !Number.isInteger(days) || days < 1 || days > 80) {
+    errors.keep_alive_days = "Enter a whole number of days from 1 to 80.";
   }
   const proxy = values.proxy_url.trim();
   if (proxy) {
@@ -55,16 +55,20 @@ export function validateSettings(values: SettingsFormValues): SettingsErrors {
     } catch {
       url = null;
     }
-    if (!url || !["http:", "https:", "socks5:", "socks5h:"].includes(url.protocol) || !url.hostname) {
-      errors.proxy_url = "Enter the proxy as http://host:port (or https://, socks5://), or leave it empty.";
+    // Proxies are spoken to in plain HTTP (CONNECT for https), and this setting is not
+    // sealed, so no password may be in it.
+    if (!url || url.protocol !== "http:" || !url.hostname) {
+      errors.proxy_url = "Enter the proxy as http://host:port, or leave it empty.";
+    } else if (url.username || url.password) {
+      errors.proxy_url = "Leave the user name and password out; a proxy that needs them is set up in the daemon's configuration.";
     } else if ((url.pathname && url.pathname !== "/") || url.search || url.hash) {
-      errors.proxy_url = "Give only the scheme, host and port, such as http://proxy.example.com:3128.";
+      errors.proxy_url = "Give only the host and port, such as http://proxy.example.com:3128.";
     }
   }
   if (values.clipboard_clear) {
     const seconds = number(values.clipboard_clear_s);
-    if (seconds === null || !Number.isInteger(seconds) || seconds < 5 || seconds > 3600) {
-      errors.clipboard_clear_s = "Enter a whole number of seconds from 5 to 3600, or switch clearing off.";
+    if (seconds === null || !Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+      errors.clipboard_clear_s = "Enter a whole number of seconds from 1 to 3600, or switch clearing off.";
     }
   }
   return errors;

@@ -185,6 +185,9 @@ export class Session {
         this.#reloadApps();
         this.#reloadStatus();
         break;
+      case "app_changed":
+        this.#reloadApps();
+        break;
       case "sandbox_changed":
         if (event.status && typeof event.status === "object") this.sandbox.set(event.status as SandboxStatus);
         // Starting the sandbox registers (or refreshes) its app.

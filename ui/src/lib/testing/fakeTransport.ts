@@ -90,14 +90,14 @@ export function backendError(code: string, message: string, extra: Partial<Backe
   return { code, message, ...extra };
 }
 
-function preview(helpers: ScopeHelper[], entries: string[]): { scopes: string[]; unknown: string[] } {
+function preview(helpers: ScopeHelper[], entries: string[]): { scopes: string[]; unknown: { entry: string; reason: string }[] } {
   const scopes: string[] = [];
-  const unknown: string[] = [];
+  const unknown: { entry: string; reason: string }[] = [];
   for (const entry of entries) {
     const helper = helpers.find((candidate) => candidate.name === entry);
     if (helper) scopes.push(...helper.scopes);
     else if (/[./]/.test(entry)) scopes.push(entry);
-    else unknown.push(entry);
+    else unknown.push({ entry, reason: `\`${entry}\` is not a scope helper` });
   }
   return { scopes: [...new Set(scopes)], unknown };
 }
