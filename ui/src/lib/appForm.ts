@@ -389,9 +389,18 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
+function readBytes(file: Blob): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(new Uint8Array(reader.result as ArrayBuffer));
+    reader.onerror = () => reject(reader.error ?? new Error("The file could not be read."));
+    reader.readAsArrayBuffer(file);
+  });
+}
+
 /** A PEM file as its text; a PKCS#12 bundle (binary) as base64 for the wire. */
 export async function readCertificateFile(file: File): Promise<CertificateFile> {
-  const bytes = new Uint8Array(await new Response(file).arrayBuffer());
+  const bytes = await readBytes(file);
   if (/\.(p12|pfx)$/i.test(file.name)) return { kind: "pkcs12", fileName: file.name, base64: toBase64(bytes) };
   return { kind: "pem", fileName: file.name, pem: new TextDecoder().decode(bytes) };
 }
