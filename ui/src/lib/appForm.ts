@@ -335,8 +335,8 @@ export function toUpdateParams(values: AppFormValues, original: AppRegistration)
   if (values.cloud !== before.cloud || (values.cloud === "custom" && values.custom_url.trim() !== before.custom_url)) {
     changes.authority = authorityParam(values);
   }
-  const redirect = usesRedirect(values.flow) ? values.redirect : "none";
-  if (redirect !== original.redirect) changes.redirect = redirect;
+  // A flow without a redirect ignores it; the service picks "none" for it by itself.
+  if (usesRedirect(values.flow) && values.redirect !== original.redirect) changes.redirect = values.redirect;
   if (!same(values.protocol, before.protocol)) changes.protocol = values.protocol;
   if (!same(values.default_scopes, before.default_scopes)) changes.default_scopes = values.default_scopes;
   Object.assign(changes, credentialParams(values));
