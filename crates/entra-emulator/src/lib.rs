@@ -31,6 +31,7 @@ pub mod grants;
 pub mod graph;
 pub mod graph_mail;
 pub mod keys;
+pub mod mail;
 pub mod sandbox;
 pub mod scopes;
 pub mod server;
@@ -54,6 +55,7 @@ pub use config::{
 };
 pub use control::{Control, ControlError, UserStatus};
 pub use faults::{Fault, FaultKind};
+pub use mail::{MailError, MailOptions, MailServers};
 pub use stats::Stats;
 
 /// Why the emulator could not start.
@@ -78,6 +80,8 @@ pub struct Emulator {
     addr: SocketAddr,
     base_url: String,
     control: Control,
+    /// For servers started later on the same state (`start_mail`).
+    pub(crate) shared: state::AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -107,7 +111,8 @@ impl Emulator {
         Ok(Emulator {
             addr: local,
             base_url,
-            control: Control::new(shared),
+            control: Control::new(shared.clone()),
+            shared,
             shutdown: Some(shutdown),
             task: Some(task),
         })

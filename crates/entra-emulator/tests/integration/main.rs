@@ -7,6 +7,7 @@ mod client_credentials;
 mod discovery;
 mod faults;
 mod graph;
+mod mail;
 mod refresh;
 mod ropc_device;
 mod spa;
