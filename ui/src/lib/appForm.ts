@@ -73,7 +73,7 @@ export const FLOWS: { value: Flow; label: string; explanation: string }[] = [
 ];
 
 export const CLOUDS: { value: CloudChoice; label: string }[] = [
-  { value: "public", label: "Microsoft global (login.microsoftonline.com)" },
+  { value: "public", label: "Microsoft global" },
   { value: "us_gov", label: "US Government (GCC High)" },
   { value: "us_gov_dod", label: "US Government DoD" },
   { value: "china", label: "China (operated by 21Vianet)" },

@@ -10,13 +10,16 @@ export interface Toast {
   text: string;
 }
 
+// Long enough to read; failures and warnings stay longer because they say what to do.
+const DURATION_MS: Record<ToastKind, number> = { success: 4000, info: 5000, warning: 10_000, error: 12_000 };
+
 export class Toasts {
   items = $state<Toast[]>([]);
   #next = 1;
 
-  show(kind: ToastKind, text: string, durationMs = kind === "error" ? 12_000 : 6000): number {
+  show(kind: ToastKind, text: string, durationMs = DURATION_MS[kind]): number {
     const id = this.#next++;
-    this.items = [...this.items.slice(-4), { id, kind, text }];
+    this.items = [...this.items.slice(-2), { id, kind, text }];
     if (durationMs > 0) setTimeout(() => this.dismiss(id), durationMs);
     return id;
   }

@@ -1,13 +1,20 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import ActivityScreen from "./ActivityScreen.svelte";
 import { Session } from "../../lib/state/session.svelte";
 import { FakeTransport, backendError, sampleAccount } from "../../lib/testing/fakeTransport";
 import type { AuditEntry } from "../../lib/api";
 
-afterEach(cleanup);
-
-const now = Math.floor(Date.now() / 1000);
+// A fixed clock, so "30 s ago" does not become "31 s ago" on a busy machine.
+const now = 1_800_000_000;
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(new Date(now * 1000));
+});
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+});
 const entries: AuditEntry[] = [
   { at: now - 30, account: "adele@contoso.com", app: "contoso", scopes: ["Mail.Read"], channel: "ipc", pid: 1234, uid: 1000, exe: "/usr/bin/msmtp" },
   { at: now - 7200, account: "megan@contoso.com", scopes: ["User.Read"], channel: "http", pid: null, uid: 1000, exe: null },

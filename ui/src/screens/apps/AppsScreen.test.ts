@@ -191,7 +191,7 @@ describe("editing an app", () => {
     expect(input("app-client-id").disabled).toBe(true);
     expect(input("app-tenant").disabled).toBe(true);
     expect((screen.getByTestId("app-cloud") as HTMLSelectElement).disabled).toBe(true);
-    expect(screen.getByTestId("app-form").textContent).toContain("Fixed while 2 accounts are signed in");
+    expect(screen.getByTestId("app-pinned").textContent).toContain("while 2 accounts are signed in through this app");
   });
 
   it("keeps a stored secret unless a new one is given", async () => {

@@ -80,3 +80,14 @@ describe("WelcomeScreen", () => {
     expect(screen.getByTestId("sandbox-start")).toBeTruthy();
   });
 });
+
+describe("a service without the sandbox", () => {
+  it("says why instead of offering a button that cannot work", async () => {
+    const transport = new FakeTransport().on("sandbox.status", () => {
+      throw backendError("invalid_input", "sandbox: this service was started without a sandbox", { field: "sandbox" });
+    });
+    await setup(transport);
+    expect(screen.getByTestId("sandbox-state").textContent).toContain("this service was started without a sandbox");
+    expect(screen.queryByTestId("sandbox-start")).toBeNull();
+  });
+});
