@@ -1,38 +1,58 @@
 //! o365-auth desktop app: a thin Tauri shell over `o365-auth-core`. It owns the window, the tray
-//! icon and the commands the web UI calls; every operation lives in the core.
+//! icon, deep links and the commands the web UI calls; the token service itself is the core's
+//! (`backend`), the same one `o365-auth daemon` runs.
 
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod backend;
 mod commands;
 mod error;
 mod tray;
 
-use o365_auth_core::sandbox::Sandbox;
-use tauri::{Manager, RunEvent, WindowEvent};
+use backend::{Backend, SERVICE_EVENT};
+use tauri::{AppHandle, Emitter, Manager, RunEvent, WindowEvent};
+use tauri_plugin_deep_link::DeepLinkExt;
 
 pub const MAIN_WINDOW: &str = "main";
+/// The redirect URI of apps registered with the deep-link redirect.
+const DEEP_LINK_PREFIX: &str = "o365auth://";
 
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
+                .unwrap_or_else(|_| "info,tao=warn,wry=warn,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
 
     let app = tauri::Builder::default()
-        .manage(Sandbox::default())
+        // First: a second launch (a deep link starts one) hands its arguments to this process
+        // and exits; the deep-link plugin then reports the URL through `on_open_url`.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_main_window(app);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .manage(Backend::default())
         .invoke_handler(tauri::generate_handler![
-            commands::app_info,
-            commands::sandbox_status,
-            commands::sandbox_start,
-            commands::sandbox_stop,
+            commands::rpc,
+            commands::open_url,
+            commands::copy_text,
         ])
         .setup(|app| {
-            tray::build(app.handle())?;
+            let handle = app.handle().clone();
+            tray::build(&handle)?;
             tracing::info!("tray ready");
+            setup_deep_links(&handle);
+            tauri::async_runtime::spawn(async move {
+                let backend = handle.state::<Backend>();
+                if backend.handler(&handle).await.is_ok() {
+                    tray::refresh(&handle).await;
+                }
+            });
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -62,16 +82,75 @@ fn main() {
             code: None, api, ..
         } => api.prevent_exit(),
         RunEvent::Exit => {
-            let sandbox = handle.state::<Sandbox>();
-            tauri::async_runtime::block_on(sandbox.stop());
+            let backend = handle.state::<Backend>();
+            tauri::async_runtime::block_on(backend.shutdown());
             tracing::info!("exited");
         }
         _ => {}
     });
 }
 
+fn setup_deep_links(app: &AppHandle) {
+    // Development and AppImage builds are not installed with a .desktop file; this writes
+    // one so the browser can hand `o365auth://` back. Without xdg-utils it only warns.
+    if let Err(error) = app.deep_link().register_all() {
+        tracing::warn!(%error, "could not register the o365auth:// scheme with the desktop");
+    }
+    let handle = app.clone();
+    app.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            deliver_deep_link(&handle, url.to_string());
+        }
+    });
+    if let Ok(Some(urls)) = app.deep_link().get_current() {
+        for url in urls {
+            deliver_deep_link(app, url.to_string());
+        }
+    }
+}
+
+/// Completes the pending sign-in a deep link answers. The address carries an authorization
+/// code, so it is never logged; a forged or replayed `state` is refused by the service.
+fn deliver_deep_link(app: &AppHandle, url: String) {
+    if !url.starts_with(DEEP_LINK_PREFIX) {
+        return;
+    }
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let backend = app.state::<Backend>();
+        let outcome = backend
+            .call(
+                &app,
+                "login.complete",
+                serde_json::json!({ "redirected_url": url }),
+            )
+            .await;
+        match outcome {
+            Ok(account) => {
+                tracing::info!("a deep link completed a sign-in");
+                show_main_window(&app);
+                let _ = app.emit(
+                    SERVICE_EVENT,
+                    serde_json::json!({ "event": "deep_link_signed_in", "account": account }),
+                );
+            }
+            Err(error) => {
+                tracing::warn!(code = %error.code, "a deep link was refused: {}", error.message);
+                let _ = app.emit(
+                    SERVICE_EVENT,
+                    serde_json::json!({
+                        "event": "deep_link_refused",
+                        "code": error.code,
+                        "message": error.message,
+                    }),
+                );
+            }
+        }
+    });
+}
+
 /// Brings the main window back from the tray.
-pub fn show_main_window(app: &tauri::AppHandle) {
+pub fn show_main_window(app: &AppHandle) {
     if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
         let shown = window
             .show()

@@ -29,6 +29,7 @@ pub mod connection;
 pub mod console;
 pub mod error;
 pub mod flows;
+pub mod host;
 pub mod http;
 pub mod ipc;
 pub mod msal_cache;

@@ -3,17 +3,13 @@
 //! light `o365-auth` client starts it on demand, as gpg starts gpg-agent.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use o365_auth_core::Secret;
-use o365_auth_core::ipc::{IpcLimits, IpcServer, default_socket_path};
+use o365_auth_core::host::{HostOptions, ServiceHost};
 use o365_auth_core::sandbox::{PREFERRED_PORT, Sandbox, SandboxStatus};
-use o365_auth_core::service::{ServiceHandler, ServiceOptions, TokenService};
-use o365_auth_core::store::audit::Channel;
-use o365_auth_core::store::{KeySource, Ownership, Store, StoreOptions};
-use o365_auth_core::web::{WebApi, WebOptions};
+use o365_auth_core::store::KeySource;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -102,10 +98,6 @@ fn init_logging(file: Option<&std::path::Path>) -> anyhow::Result<()> {
 }
 
 async fn serve(cli: &Cli) -> anyhow::Result<()> {
-    let socket = match &cli.socket {
-        Some(socket) => socket.clone(),
-        None => default_socket_path()?,
-    };
     let key = match &cli.passphrase_file {
         Some(file) => {
             let text = std::fs::read_to_string(file)
@@ -118,38 +110,16 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
         }
         None => KeySource::Keyring,
     };
-    let mut options = StoreOptions::default().with_key(key);
-    options.path = cli.store.clone();
-    let store = Store::open(options).await?;
-    let _owner = match store.try_become_owner()? {
-        Ownership::Owner(owner) => owner,
-        Ownership::NotOwner { owner_pid } => {
-            let who = owner_pid.map_or_else(
-                || "another process".to_owned(),
-                |pid| format!("process {pid}"),
-            );
-            bail!(
-                "{who} already runs the token service for {}; use it (o365-auth talks to it) or stop it first",
-                store.path().display()
-            );
-        }
-    };
-    let service = TokenService::start(
-        store.clone(),
-        ServiceOptions {
-            socket: Some(socket.clone()),
-            ..ServiceOptions::default()
-        },
-    )
+    let host = ServiceHost::start(HostOptions {
+        store: cli.store.clone(),
+        socket: cli.socket.clone(),
+        key: Some(key),
+        http: cli.http,
+        ui_dir: cli.ui_dir.clone(),
+        take_over: false,
+    })
     .await?;
-    let handler = Arc::new(ServiceHandler::new(service.clone()));
-    let server = IpcServer::bind(&socket, handler, IpcLimits::default()).await?;
-    tracing::info!(socket = %socket.display(), store = %store.path().display(), "serving");
-    let web = match cli.http {
-        Some(address) => Some(start_web(address, &service, &socket, cli.ui_dir.clone()).await?),
-        None => None,
-    };
-
+    let service = host.service().clone();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("listening for SIGTERM")?;
     tokio::select! {
@@ -157,55 +127,8 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
         _ = terminate.recv() => tracing::info!("terminated"),
         () = service.stopped() => tracing::info!("asked to stop"),
     }
-    if let Some((web, file)) = web {
-        web.shutdown().await;
-        let _ = std::fs::remove_file(file);
-    }
-    server.shutdown().await;
-    store.close().await;
+    host.shutdown().await;
     Ok(())
-}
-
-/// Starts the HTTP API and tells local clients where it is and its secret, in a file only
-/// this user can read (never in the log or argv).
-async fn start_web(
-    address: std::net::SocketAddr,
-    service: &TokenService,
-    socket: &std::path::Path,
-    ui_dir: Option<PathBuf>,
-) -> anyhow::Result<(WebApi, PathBuf)> {
-    let handler = Arc::new(ServiceHandler::for_channel(service.clone(), Channel::Http));
-    let web = WebApi::bind(
-        address,
-        handler,
-        WebOptions {
-            ui_dir,
-            ..WebOptions::default()
-        },
-    )
-    .await?;
-    let file = socket.with_file_name("web.json");
-    let contents = serde_json::json!({
-        "address": web.address().to_string(),
-        "secret": web.secret().expose(),
-        "ui_url": web.ui_url().expose(),
-    });
-    write_private(&file, contents.to_string().as_bytes())
-        .with_context(|| format!("writing {}", file.display()))?;
-    tracing::info!(address = %web.address(), "HTTP API listening; its secret is in {}", file.display());
-    Ok((web, file))
-}
-
-fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let _ = std::fs::remove_file(path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(contents)
 }
 
 async fn run_sandbox(port: u16, json: bool) -> anyhow::Result<()> {

@@ -161,6 +161,18 @@ pub enum Error {
     #[error("The token store cannot be unlocked: {reason}")]
     StoreKeyMismatch { reason: String },
 
+    /// Another process (the desktop app or `o365-auth daemon`) runs the token service for
+    /// this store; only one may.
+    #[error(
+        "{} already runs the token service for {}; use it (o365-auth talks to it) or stop it first",
+        .owner_pid.map_or_else(|| "another process".to_owned(), |pid| format!("process {pid}")),
+        .path.display()
+    )]
+    StoreOwned {
+        path: PathBuf,
+        owner_pid: Option<u32>,
+    },
+
     /// SQLite or the file system failed under the store (disk full, permissions, locked).
     #[error("The token store could not be used: {message}")]
     StoreIo { message: String },
@@ -274,6 +286,10 @@ impl Error {
             Error::StoreIo { message } => Error::StoreIo {
                 message: message.clone(),
             },
+            Error::StoreOwned { path, owner_pid } => Error::StoreOwned {
+                path: path.clone(),
+                owner_pid: *owner_pid,
+            },
             Error::Key(error) => Error::StoreIo {
                 message: error.to_string(),
             },
@@ -312,6 +328,7 @@ impl Error {
             Error::StoreForeign { .. } => "store_foreign",
             Error::StoreKeyMismatch { .. } => "store_key_mismatch",
             Error::StoreIo { .. } => "store_io",
+            Error::StoreOwned { .. } => "store_owned",
             Error::Key(error) => error.code(),
             Error::Sealed(error) => error.code(),
             other => other.class().map(ErrorClass::code).unwrap_or("protocol"),
@@ -345,6 +362,7 @@ impl Error {
             | Error::StoreForeign { .. }
             | Error::StoreKeyMismatch { .. }
             | Error::StoreIo { .. }
+            | Error::StoreOwned { .. }
             | Error::Key(_)
             | Error::Sealed(_)
             | Error::Api(_) => return None,
@@ -377,6 +395,7 @@ impl Error {
             | Error::StoreForeign { .. }
             | Error::StoreKeyMismatch { .. }
             | Error::StoreIo { .. }
+            | Error::StoreOwned { .. }
             | Error::Key(_)
             | Error::Sealed(_)
             | Error::StateMismatch
@@ -479,6 +498,10 @@ mod tests {
             Error::StoreIo {
                 message: "disk full".into(),
             },
+            Error::StoreOwned {
+                path: "/s".into(),
+                owner_pid: Some(42),
+            },
             Error::Key(KeyError::EmptyPassphrase),
             Error::Sealed(SealError::Tampered),
         ];
@@ -509,6 +532,7 @@ mod tests {
                 "store_foreign",
                 "store_key_mismatch",
                 "store_io",
+                "store_owned",
                 "passphrase_empty",
                 "secret_tampered",
             ]
