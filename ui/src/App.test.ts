@@ -58,7 +58,7 @@ describe("App", () => {
     transport.emit({ event: "needs_attention", account: "contoso/adele@contoso.com", code: "needs_sign_in" });
     const toast = await screen.findByTestId("toast");
     expect(toast.dataset.kind).toBe("warning");
-    expect(toast.textContent).toContain("contoso/adele@contoso.com: Sign in again.");
+    expect(toast.textContent).toContain("contoso/adele@contoso.com — Sign in again. See Accounts.");
     expect(screen.getByTestId("toasts").getAttribute("aria-live")).toBe("polite");
     await waitFor(() => expect(screen.getByTestId("account-status").dataset.status).toBe("needs_sign_in"));
     await fireEvent.click(screen.getByTestId("toast-dismiss"));

@@ -172,7 +172,7 @@ export class Session {
       case "needs_attention": {
         if (key) this.refreshing.delete(key);
         const explanation = explainError({ code: String(event.code ?? "needs_sign_in"), message: "" });
-        this.toasts.warning(`${event.account ?? "An account"}: ${explanation.title}. ${explanation.action ?? ""}`.trim());
+        this.toasts.warning(`${event.account ?? "An account"} — ${explanation.title}. See Accounts.`);
         this.#reloadAccounts();
         break;
       }
