@@ -20,10 +20,13 @@
 //! Timed, for each client count: that many clients, each on its own connection, each sending
 //! `{"jsonrpc":"2.0","id":1,"method":"token.get","params":{}}` and waiting for the whole
 //! answer line before the next (closed loop), against the echo server and against the service
-//! in turn, `--rounds` times each (echo first in odd rounds, the service first in even ones),
-//! `--warmup` seconds unrecorded then `--seconds` recorded per turn. Every answer is compared
-//! byte for byte with the kept one. Printed: p50/p99/p99.9 latency, throughput, the process's
-//! CPU time per request, and the service/echo ratios.
+//! in turn, and, to show where the service's time goes, as many tasks calling the layers under
+//! the socket directly: `TokenService::token` (what the handler calls for `token.get`, audit
+//! entry included; row `token()`) and `Store::valid_access_token` (the in-memory index lookup
+//! it starts with; row `lookup`). `--rounds` rounds, the four turns in a rotated order each
+//! round, `--warmup` seconds unrecorded then `--seconds` recorded per turn. Every socket answer
+//! is compared byte for byte with the kept one. Printed: p50/p99/p99.9 latency, throughput,
+//! the process's CPU time per request, and the service/echo ratios.
 //!
 //! Everything (server, clients, emulator) shares one tokio runtime of `--workers` threads
 //! (default 2, the machine's cores), so the throughput is that of server and clients together
@@ -37,9 +40,11 @@ use std::time::{Duration, Instant};
 use entra_emulator::Emulator;
 use entra_emulator::sandbox::{DEMO_CLIENT_ID, DEMO_PASSWORD, DEMO_TENANT_ID, DEMO_USERNAME};
 use o365_auth_core::ipc::{IpcLimits, IpcServer};
-use o365_auth_core::service::{ServiceHandler, ServiceOptions, TokenService};
+use o365_auth_core::service::{ServiceHandler, ServiceOptions, TokenRequest, TokenService};
+use o365_auth_core::store::audit::{AuditPeer, Channel};
 use o365_auth_core::store::key::DataKey;
 use o365_auth_core::store::{KeySource, Store, StoreOptions};
+use o365_auth_core::token::now_unix;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -53,6 +58,8 @@ struct Options {
     rounds: usize,
     workers: usize,
     dir: PathBuf,
+    /// Which turns run: echo, service, token, lookup (all by default; one alone for perf).
+    turns: Vec<String>,
 }
 
 fn options() -> Result<Options, String> {
@@ -63,6 +70,9 @@ fn options() -> Result<Options, String> {
         rounds: 3,
         workers: 2,
         dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-ipc"),
+        turns: ["echo", "service", "token", "lookup"]
+            .map(str::to_owned)
+            .to_vec(),
     };
     let mut arguments = std::env::args().skip(1);
     while let Some(flag) = arguments.next() {
@@ -95,6 +105,7 @@ fn options() -> Result<Options, String> {
             "--rounds" => options.rounds = number()?,
             "--workers" => options.workers = number()?,
             "--dir" => options.dir = PathBuf::from(value),
+            "--turns" => options.turns = value.split(',').map(str::to_owned).collect(),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -269,6 +280,63 @@ async fn turn(
     )
 }
 
+/// Like [`turn`], without a socket: `tasks` tasks calling `call` in a closed loop.
+async fn direct_turn<F, Fut>(
+    tasks: usize,
+    call: Arc<F>,
+    warmup: Duration,
+    measure: Duration,
+) -> Turn
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let start = tokio::time::Instant::now() + Duration::from_millis(20);
+    let recorded_from = start + warmup;
+    let end = recorded_from + measure;
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(start).await;
+                let mut samples = Vec::with_capacity(1 << 16);
+                let mut mismatches = 0;
+                loop {
+                    let began = tokio::time::Instant::now();
+                    if began >= end {
+                        break;
+                    }
+                    let ok = call().await;
+                    let took = began.elapsed();
+                    if !ok {
+                        mismatches += 1;
+                    }
+                    if began >= recorded_from {
+                        samples.push(u32::try_from(took.as_nanos()).unwrap_or(u32::MAX));
+                    }
+                }
+                (samples, mismatches)
+            })
+        })
+        .collect();
+    tokio::time::sleep_until(recorded_from).await;
+    let cpu_before = process_cpu();
+    let wall_before = Instant::now();
+    let mut samples = Vec::new();
+    let mut mismatches = 0;
+    for handle in handles {
+        let (mut own, bad) = handle.await.expect("task");
+        samples.append(&mut own);
+        mismatches += bad;
+    }
+    Turn {
+        samples,
+        wall: wall_before.elapsed(),
+        cpu: process_cpu().saturating_sub(cpu_before),
+        mismatches,
+    }
+}
+
 /// User + system CPU time of this process (every thread), from /proc/self/stat.
 fn process_cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -438,6 +506,39 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     drop(setup);
     let answer = Arc::new(answer);
 
+    // The layers under the socket, called directly: the service's `token` (what the handler
+    // calls for `token.get`, audit entry included) and the store's index lookup it starts with.
+    let account_id = store.accounts().list(None).await?[0].id.clone();
+    let service_call = {
+        let service = service.clone();
+        let peer = AuditPeer {
+            pid: Some(std::process::id() as i32),
+            uid: None,
+            exe: None,
+        };
+        Arc::new(move || {
+            let (service, peer) = (service.clone(), peer.clone());
+            async move {
+                service
+                    .token(&TokenRequest::default(), false, Channel::Ipc, peer)
+                    .await
+                    .is_ok()
+            }
+        })
+    };
+    let lookup_call = {
+        let store = store.clone();
+        Arc::new(move || {
+            let (store, account_id) = (store.clone(), account_id.clone());
+            async move {
+                store
+                    .valid_access_token(&account_id, None, now_unix(), 60)
+                    .await
+                    .is_ok_and(|token| token.is_some())
+            }
+        })
+    };
+
     let echo_path = dir.join("run").join("echo.sock");
     let echo_listener = UnixListener::bind(&echo_path)?;
     tokio::spawn(echo_server(echo_listener, answer.clone()));
@@ -470,18 +571,38 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         let mut echo_connections = connect_all(&echo_path, clients, &answer).await;
         let mut ipc_connections = connect_all(&ipc_path, clients, &answer).await;
         let (mut echo, mut ipc) = (Totals::default(), Totals::default());
+        let (mut direct, mut lookup) = (Totals::default(), Totals::default());
+        let (mut ipc_audit_drain, mut direct_audit_drain) = (Vec::new(), Vec::new());
         for round in 0..options.rounds {
-            for which in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
-                if which == 0 {
-                    let (back, result) =
-                        turn(echo_connections, answer.clone(), warmup, measure).await;
-                    echo_connections = back;
-                    echo.add(result);
-                } else {
-                    let (back, result) =
-                        turn(ipc_connections, answer.clone(), warmup, measure).await;
-                    ipc_connections = back;
-                    ipc.add(result);
+            let mut order = [0, 1, 2, 3];
+            order.rotate_left(round % 4);
+            let names = ["echo", "service", "token", "lookup"];
+            for which in order {
+                if !options.turns.iter().any(|turn| turn == names[which]) {
+                    continue;
+                }
+                match which {
+                    0 => {
+                        let (back, result) =
+                            turn(echo_connections, answer.clone(), warmup, measure).await;
+                        echo_connections = back;
+                        echo.add(result);
+                    }
+                    1 => {
+                        let (back, result) =
+                            turn(ipc_connections, answer.clone(), warmup, measure).await;
+                        ipc_connections = back;
+                        ipc.add(result);
+                        ipc_audit_drain.push(audit_settled(&store).await);
+                    }
+                    2 => {
+                        direct
+                            .add(direct_turn(clients, service_call.clone(), warmup, measure).await);
+                        direct_audit_drain.push(audit_settled(&store).await);
+                    }
+                    _ => {
+                        lookup.add(direct_turn(clients, lookup_call.clone(), warmup, measure).await)
+                    }
                 }
             }
         }
@@ -489,9 +610,31 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         drop(ipc_connections);
         echo.finish();
         ipc.finish();
+        direct.finish();
+        lookup.finish();
         println!("{clients} client(s):");
-        echo.row("echo");
-        ipc.row("service");
+        for (totals, name) in [
+            (&echo, "echo"),
+            (&ipc, "service"),
+            (&direct, "token()"),
+            (&lookup, "lookup"),
+        ] {
+            if !totals.samples.is_empty() {
+                totals.row(name);
+            }
+        }
+        let drains = |drains: &[Duration]| -> String {
+            drains
+                .iter()
+                .map(|drain| format!("{:.2}", drain.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        println!(
+            "  audit writer still busy after the turn (s): service {}; token() {}",
+            drains(&ipc_audit_drain),
+            drains(&direct_audit_drain)
+        );
         println!(
             "  service/echo: p50 {:.2}x, p99 {:.2}x, throughput {:.2}x",
             ipc.quantile(0.5) / echo.quantile(0.5),
@@ -512,7 +655,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
              at 64), service throughput {throughput:.0} token.get/s (target ≥ 50,000)"
         );
     }
-    let audit_rows = sqlx_count(&store).await;
+    let audit_rows = sqlx_count(&store, Duration::from_millis(500)).await;
     if let Some(rows) = audit_rows {
         println!("audit log entries written during the run: {rows}");
     }
@@ -523,10 +666,29 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// How long after now the audit log kept growing: the audit writer's backlog when a turn
+/// ends (it batches for 200 ms, so a log that has not grown for 400 ms is settled; that
+/// quiet time is not counted). The next turn starts after it.
+async fn audit_settled(store: &Store) -> Duration {
+    let began = Instant::now();
+    let mut last = sqlx_count(store, Duration::ZERO).await;
+    let mut last_change = began;
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = sqlx_count(store, Duration::ZERO).await;
+        if now != last {
+            last = now;
+            last_change = Instant::now();
+        } else if last_change.elapsed() >= Duration::from_millis(400) {
+            return last_change - began;
+        }
+    }
+}
+
 /// How many audit entries the store holds (one per token handed out; ids count up from 1),
 /// after the audit writer's last batch.
-async fn sqlx_count(store: &Store) -> Option<i64> {
-    tokio::time::sleep(Duration::from_millis(500)).await;
+async fn sqlx_count(store: &Store, settle: Duration) -> Option<i64> {
+    tokio::time::sleep(settle).await;
     store
         .audit()
         .recent(1)

@@ -726,6 +726,29 @@ async fn one_run(
             busiest_at = arrivals[i] - started_at;
         }
     }
+    // Windows [t, t + 1 s) starting at a request that hold more than the cap, the busiest
+    // whole second counted from the start, and the closest two requests came.
+    let mut over_cap = 0usize;
+    let mut j = 0;
+    for i in 0..arrivals.len() {
+        while j < arrivals.len() && arrivals[j] < arrivals[i] + 1.0 {
+            j += 1;
+        }
+        if j - i > cap as usize {
+            over_cap += 1;
+        }
+    }
+    let mut per_second: HashMap<i64, usize> = HashMap::new();
+    for at in &arrivals {
+        *per_second
+            .entry((at - started_at).floor() as i64)
+            .or_default() += 1;
+    }
+    let busiest_second = per_second.values().copied().max().unwrap_or(0);
+    let min_gap_ms = arrivals
+        .windows(2)
+        .map(|pair| (pair[1] - pair[0]) * 1e3)
+        .fold(f64::INFINITY, f64::min);
     let span = match (arrivals.first(), arrivals.last()) {
         (Some(first), Some(last)) if last > first => last - first,
         _ => f64::NAN,
@@ -762,8 +785,10 @@ async fn one_run(
     );
     println!(
         "  token requests at the emulator: {} ({} refresh_token grants in its stats), at most \
-         {max_in_second} in any one second (at {busiest_at:.1} s), {:.2}/s on average from the \
-         first to the last; cap {cap}/s",
+         {max_in_second} in any one second (at {busiest_at:.1} s; {over_cap} one-second windows \
+         starting at a request hold more than {cap}), at most {busiest_second} in one whole \
+         second counted from the start, closest two {min_gap_ms:.1} ms apart, {:.2}/s on average \
+         from the first to the last; cap {cap}/s",
         arrivals.len(),
         refreshes_seen,
         (arrivals.len().saturating_sub(1)) as f64 / span,
@@ -778,11 +803,14 @@ async fn one_run(
         memory["events"],
     );
     Ok(format!(
-        "cap {cap:>3}/s {order:?}: in time {in_time}/{n}, late {} (max {} s), never {never}, \
-         within {} s {by_window}; max {max_in_second} token requests in 1 s; VmHWM {hwm_mib:.1} \
-         MiB",
+        "cap {cap:>3}/s {order:?}: in time {in_time}/{n}, late {} (median {} s, max {} s), never \
+         {never}, within {} s {by_window}, all by {} s; max {max_in_second} token requests in any \
+         1 s ({busiest_second} in a whole second); VmHWM {hwm_mib:.1} MiB; `refreshed` events {}",
         late.len(),
+        quantile(&late, 0.5),
         quantile(&late, 1.0),
-        options.window
+        options.window,
+        last_refresh - started_floor,
+        memory["events"]["refreshed"].as_u64().unwrap_or(0),
     ))
 }
