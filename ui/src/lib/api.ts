@@ -14,10 +14,13 @@ export interface BackendError {
   candidates?: string[];
 }
 
-/** The `params` of an IPC `event` notification; `event` names which. */
+/**
+ * The `params` of an IPC `event` notification; `event` names which. `account` is usually the
+ * `APP/username` name, but the desktop's `deep_link_signed_in` carries the whole account.
+ */
 export interface ServiceEvent {
   event: string;
-  account?: string;
+  account?: unknown;
   [key: string]: unknown;
 }
 

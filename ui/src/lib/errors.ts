@@ -236,6 +236,27 @@ const BY_CODE: Record<string, Entry> = {
     action: "Try again in a moment.",
     severity: "warning",
   },
+  // The desktop shell's name for the same JSON-RPC code.
+  busy: {
+    title: "The service is busy",
+    detail: "Too many clients are connected right now.",
+    action: "Try again in a moment.",
+    severity: "warning",
+  },
+  store_owned: {
+    title: "Another o365-auth owns the token store",
+    detail: "A daemon or another copy of the app is running with this store.",
+    action: "Use that one, or stop it and start this one again.",
+  },
+  open_failed: {
+    title: "The browser did not open",
+    detail: "The system could not open the address.",
+    action: "Open the link shown here yourself.",
+  },
+  clipboard_failed: {
+    title: "The clipboard refused",
+    detail: "Nothing was copied.",
+  },
   api_error: {
     title: "The API refused the request",
     detail: "Microsoft's API answered with an error.",

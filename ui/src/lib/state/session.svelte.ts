@@ -144,8 +144,9 @@ export class Session {
 
   handle(event: ServiceEvent): void {
     if (event.event !== "subscribed") this.live = true;
-    const account = this.findAccount(event.account);
-    const key = account ? accountKey(account) : event.account;
+    const name = typeof event.account === "string" ? event.account : undefined;
+    const account = this.findAccount(name);
+    const key = account ? accountKey(account) : name;
     switch (event.event) {
       case "subscribed":
         this.live = true;
@@ -172,7 +173,7 @@ export class Session {
       case "needs_attention": {
         if (key) this.refreshing.delete(key);
         const explanation = explainError({ code: String(event.code ?? "needs_sign_in"), message: "" });
-        this.toasts.warning(`${event.account ?? "An account"} — ${explanation.title}. See Accounts.`);
+        this.toasts.warning(`${name ?? "An account"} — ${explanation.title}. See Accounts.`);
         this.#reloadAccounts();
         break;
       }
@@ -187,6 +188,23 @@ export class Session {
         break;
       case "app_changed":
         this.#reloadApps();
+        break;
+      case "settings_changed":
+        void this.loadSettings();
+        break;
+      // The desktop app finished (or refused) a sign-in from an o365auth:// link itself.
+      case "deep_link_signed_in": {
+        const signedIn = event.account as { username?: string; display_name?: string | null } | undefined;
+        this.toasts.success(`Signed in as ${signedIn?.display_name ?? signedIn?.username ?? "a new account"}.`);
+        this.#reloadAccounts();
+        this.#reloadApps();
+        break;
+      }
+      case "deep_link_refused":
+        this.toasts.error(
+          { code: String(event.code ?? "backend_error"), message: String(event.message ?? "") },
+          "The sign-in from the browser was refused",
+        );
         break;
       case "sandbox_changed":
         if (event.status && typeof event.status === "object") this.sandbox.set(event.status as SandboxStatus);

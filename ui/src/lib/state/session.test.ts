@@ -66,3 +66,17 @@ describe("Session", () => {
     expect(session.accounts.value?.[0]?.username).toBe("new@contoso.com");
   });
 });
+
+describe("Session, desktop events", () => {
+  it("follows settings changed elsewhere and reports deep-link sign-ins", async () => {
+    const { session, transport } = await started();
+    transport.state.settings = { ...transport.state.settings, clipboard_clear_s: 10 };
+    transport.emit({ event: "settings_changed" });
+    await vi.waitFor(() => expect(session.clipboardClearS).toBe(10));
+
+    transport.emit({ event: "deep_link_signed_in", account: sampleAccount() });
+    expect(session.toasts.items.at(-1)).toMatchObject({ kind: "success", text: "Signed in as Adele Vance." });
+    transport.emit({ event: "deep_link_refused", code: "state_mismatch", message: "no such sign-in" });
+    expect(session.toasts.items.at(-1)?.text).toMatch(/^The sign-in from the browser was refused: That address belongs to another sign-in/);
+  });
+});
