@@ -72,3 +72,16 @@ describe("App", () => {
     expect(await screen.findByTestId("welcome")).toBeTruthy();
   });
 });
+
+describe("the first screen", () => {
+  it("stays the guide when the sandbox registers its app", async () => {
+    const transport = new FakeTransport();
+    render(App, { transport });
+    await screen.findByTestId("welcome");
+    expect(window.location.hash).toBe("#/welcome");
+    transport.state.apps = [sampleApp({ name: "sandbox" })];
+    transport.emit({ event: "sandbox_changed", status: { running: true, base_url: "http://127.0.0.1:1", app: "sandbox", demo_username: "d", demo_password: "p" } });
+    await screen.findByTestId("sandbox-sign-in");
+    expect(screen.getByTestId("welcome")).toBeTruthy();
+  });
+});

@@ -13,6 +13,13 @@ export class Router {
     win.addEventListener("hashchange", () => (this.current = parseRoute(win.location.hash)));
   }
 
+  /** Names the screen shown without adding a step to the browser's history. */
+  settle(screen: Screen): void {
+    const href = routeHref(screen);
+    this.win.history.replaceState(this.win.history.state, "", href);
+    this.current = parseRoute(href);
+  }
+
   go(screen: Screen, params: Record<string, string | undefined> = {}): void {
     const href = routeHref(screen, params);
     // Set at once: the hashchange event that follows comes later (and not at all when the

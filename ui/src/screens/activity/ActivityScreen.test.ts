@@ -41,7 +41,7 @@ describe("ActivityScreen", () => {
     expect(rows[0]?.textContent).toContain("Mail.Read");
     expect(rows[0]?.textContent).toContain("IPC socket");
     expect(rows[0]?.textContent).toContain("30 s ago");
-    expect(within(rows[1] as HTMLElement).getByTestId("activity-exe").textContent).toBe("HTTP API");
+    expect(within(rows[1] as HTMLElement).getByTestId("activity-exe").textContent).toBe("the web UI");
     expect(rows[1]?.textContent).toContain("2 h ago");
   });
 
