@@ -207,7 +207,7 @@ const BY_CODE: Record<string, Entry> = {
     detail: "That name could mean more than one account.",
   },
   invalid_input: {
-    title: "Please check the form",
+    title: "Not accepted",
     detail: "The service refused a value.",
   },
   no_backend: {
