@@ -112,6 +112,7 @@ fn forward_events(app: AppHandle, mut events: tokio::sync::broadcast::Receiver<V
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
             crate::tray::on_service_event(&app, &event);
+            crate::notify::on_service_event(&app, &event);
             if let Err(error) = app.emit(SERVICE_EVENT, &event) {
                 tracing::warn!(%error, "could not pass a service event to the window");
             }

@@ -19,6 +19,8 @@ pub async fn rpc(
     method: String,
     params: Option<Value>,
 ) -> Result<Value, CommandError> {
+    // The method only: parameters may carry secrets (apps.add, login.password).
+    tracing::debug!(method = %method, "window call");
     backend
         .call(&app, &method, params.unwrap_or(Value::Null))
         .await

@@ -8,6 +8,7 @@
 mod backend;
 mod commands;
 mod error;
+mod notify;
 mod tray;
 
 use backend::{Backend, SERVICE_EVENT};
@@ -25,6 +26,7 @@ fn main() {
                 .unwrap_or_else(|_| "info,tao=warn,wry=warn,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let app = tauri::Builder::default()
@@ -37,6 +39,7 @@ fn main() {
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .manage(Backend::default())
+        .manage(notify::Notifier::default())
         .invoke_handler(tauri::generate_handler![
             commands::rpc,
             commands::open_url,
@@ -51,6 +54,10 @@ fn main() {
                 let backend = handle.state::<Backend>();
                 if backend.handler(&handle).await.is_ok() {
                     tray::refresh(&handle).await;
+                    handle
+                        .state::<notify::Notifier>()
+                        .learn_known_programs(&handle)
+                        .await;
                 }
             });
             Ok(())

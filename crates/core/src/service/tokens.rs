@@ -129,6 +129,7 @@ impl TokenService {
                 }
             }
         };
+        let (pid, exe) = (peer.pid, peer.exe.clone());
         let event = AuditEvent {
             account_id: Some(record.id.clone()),
             username: record.identity.username.clone(),
@@ -143,6 +144,8 @@ impl TokenService {
                 "account": directory.qualified_name(&record),
                 "scopes": issued.scopes,
                 "channel": channel.as_str(),
+                "pid": pid,
+                "exe": exe,
             }));
         }
         Ok(issued)
