@@ -33,7 +33,7 @@ impl From<RpcError> for CommandError {
                     -32600 => "invalid_request",
                     -32601 => "method_not_found",
                     -32602 => "invalid_params",
-                    -32001 => "busy",
+                    -32001 => "server_busy",
                     _ => "internal_error",
                 }
                 .to_owned()

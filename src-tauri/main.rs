@@ -136,9 +136,15 @@ fn deliver_deep_link(app: &AppHandle, url: String) {
             Ok(account) => {
                 tracing::info!("a deep link completed a sign-in");
                 show_main_window(&app);
+                // Named as in every other event: APP/username.
+                let name = format!(
+                    "{}/{}",
+                    account["app"].as_str().unwrap_or_default(),
+                    account["username"].as_str().unwrap_or_default()
+                );
                 let _ = app.emit(
                     SERVICE_EVENT,
-                    serde_json::json!({ "event": "deep_link_signed_in", "account": account }),
+                    serde_json::json!({ "event": "deep_link_signed_in", "account": name }),
                 );
             }
             Err(error) => {

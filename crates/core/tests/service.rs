@@ -1248,6 +1248,7 @@ async fn settings_scope_helpers_previews_granted_scopes_and_the_activity_log() {
     assert_eq!(entry["channel"], "ipc", "{activity}");
     assert_eq!(entry["pid"], std::process::id(), "{activity}");
     assert_eq!(entry["scopes"], json!(["User.Read"]), "{activity}");
+    assert_eq!(entry["app"], APP, "{activity}");
     assert!(
         !activity
             .to_string()
@@ -1347,6 +1348,18 @@ async fn an_app_is_changed_field_by_field_and_keeps_its_secret_and_its_accounts(
     assert_eq!(still["has_client_secret"], true, "{still}");
     let secret_text = serde_json::to_string(&still).unwrap();
     assert!(!secret_text.contains("first-secret"));
+    assert_eq!(
+        still["cloud"], still["authority"],
+        "a custom cloud is its URL: {still}"
+    );
+    let public = client
+        .ok("apps.update", json!({ "name": "daemon", "flow": "public" }))
+        .await;
+    assert_eq!(public["flow"], "public", "{public}");
+    assert_eq!(
+        public["has_client_secret"], false,
+        "a public client keeps no secret: {public}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -9,6 +9,8 @@ use crate::error::Result;
 pub struct ActivityView {
     pub at: i64,
     pub account: String,
+    /// The app the account signed in through; `None` once the account is gone.
+    pub app: Option<String>,
     pub scopes: Vec<String>,
     pub channel: &'static str,
     pub pid: Option<i32>,
@@ -36,6 +38,14 @@ impl TokenService {
             limit
         };
         let records = self.inner.store.audit().recent(read).await?;
+        let directory = self.directory().await?;
+        let app_of = |account_id: Option<&str>| {
+            let record = directory
+                .accounts
+                .iter()
+                .find(|record| Some(record.id.as_str()) == account_id)?;
+            Some(directory.app_name(&record.app_id).to_owned())
+        };
         Ok(records
             .into_iter()
             .filter(|record| {
@@ -44,6 +54,7 @@ impl TokenService {
             .take(limit as usize)
             .map(|record| ActivityView {
                 at: record.at,
+                app: app_of(record.event.account_id.as_deref()),
                 account: record.event.username,
                 scopes: record
                     .event

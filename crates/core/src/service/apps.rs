@@ -118,7 +118,7 @@ pub(crate) fn changed_spec(
             change
                 .authority
                 .clone()
-                .unwrap_or_else(|| view.authority.clone()),
+                .unwrap_or_else(|| view.cloud.clone()),
         ),
         redirect: Some(
             change
@@ -140,6 +140,17 @@ pub(crate) fn changed_spec(
         pkcs12_base64: None,
         pkcs12_password: None,
     };
+    let flow = spec.flow.as_deref().unwrap_or("public");
+    if matches!(flow, "public" | "device_code") {
+        // A public client holds no credential: switching an app to such a flow drops the
+        // stored ones rather than refusing the change (a new one given here is still refused).
+        if change.client_secret.is_none() {
+            spec.client_secret = None;
+        }
+        if !new_certificate {
+            return Ok(spec);
+        }
+    }
     if new_certificate {
         spec.certificate_pem = change.certificate_pem;
         spec.private_key_pem = change.private_key_pem;
@@ -199,7 +210,11 @@ pub struct AppView {
     pub name: String,
     pub client_id: String,
     pub tenant: String,
+    /// The sign-in host's URL.
     pub authority: String,
+    /// As `apps.add` takes it: `public`, `us_gov`, `us_gov_dod`, `china`, or the custom
+    /// authority URL (GCC High and DoD share a sign-in host, so `authority` cannot tell them).
+    pub cloud: String,
     pub flow: &'static str,
     pub redirect: &'static str,
     pub protocol: Value,
@@ -221,6 +236,18 @@ impl AppView {
             authority: stored_cloud(fields)
                 .map(|cloud| Authority::new(cloud, Tenant::Common).cloud.authority_host())
                 .map(|url| url.to_string())
+                .unwrap_or_default(),
+            cloud: stored_cloud(fields)
+                .map(|cloud| match cloud {
+                    Cloud::Public => "public".to_owned(),
+                    Cloud::UsGovernment => "us_gov".to_owned(),
+                    Cloud::UsGovernmentDod => "us_gov_dod".to_owned(),
+                    Cloud::China => "china".to_owned(),
+                    custom => Authority::new(custom, Tenant::Common)
+                        .cloud
+                        .authority_host()
+                        .to_string(),
+                })
                 .unwrap_or_default(),
             flow: fields.flow_type.as_str(),
             redirect: fields.redirect_kind.as_str(),
