@@ -13,6 +13,9 @@ if [ "$purpose" = test ]; then
   # and the X tools the app smoke test uses to find and photograph the window.
   packages+=(xvfb xauth dbus gnome-keyring libsecret-tools notification-daemon chromium
     webkit2gtk-driver x11-utils xdotool imagemagick python3 python3-venv)
+  # The mail recipes of docs/cli.md, run by crates/cli/tests/recipes.rs: msmtp, mbsync with
+  # Cyrus SASL's XOAUTH2 plugin, NeoMutt on a tmux pane.
+  packages+=(msmtp isync libsasl2-modules-kdexoauth2 neomutt tmux)
 fi
 
 missing=()
