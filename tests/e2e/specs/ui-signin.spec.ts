@@ -246,26 +246,6 @@ test("register an app, sign in through the emulator, use the account and sign ou
   await expect(page.locator('[data-testid="app-row"][data-app="mine"]')).toContainText("0 accounts");
 });
 
-test("the MFA user signs in in the browser through the MFA page", async ({ ui: page, context }) => {
-  await startSandboxFromWelcome(page);
-  await page.getByTestId("sandbox-sign-in").click();
-  const signin = page.getByTestId("signin-screen");
-  await expect(signin.getByTestId("signin-app")).toHaveValue("sandbox");
-  // The sandbox button fills in the demo user; this one is the MFA user.
-  await expect(signin.getByTestId("signin-login-hint")).toHaveValue(SANDBOX.demo);
-  await signin.getByTestId("signin-login-hint").fill(SANDBOX.mfa);
-  const popupOpened = context.waitForEvent("page");
-  await signin.getByTestId("signin-start").click();
-  const popup = await popupOpened;
-  await signInOnEmulator(popup, { username: SANDBOX.mfa, password: SANDBOX.password, mfaCode: SANDBOX.mfaCode, screenshots: "mfa" });
-  await popup.close();
-  await expect(signin.getByTestId("signin-done-account")).toContainText(SANDBOX.mfa);
-  await signin.getByTestId("signin-go-accounts").click();
-  const card = page.locator(`[data-testid="account-card"][data-account="sandbox/${SANDBOX.mfa}"]`);
-  await expect(card.getByTestId("account-status")).toHaveAttribute("data-status", "fresh");
-  await expect(card.getByTestId("account-scopes")).toContainText("User.Read");
-});
-
 // BUG (crates/core/src/service/refresh.rs, TokenService::after_refresh): a successful refresh
 // of an account that was already `fresh` never calls `self.changed()`, so `accounts.list` keeps
 // answering from the cached Directory with the old `last_refresh_at` (the store has the new

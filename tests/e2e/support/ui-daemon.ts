@@ -240,7 +240,11 @@ export async function addAppThroughForm(page: Page, app: AppFormInput): Promise<
   await expect(page.locator(`[data-testid="app-row"][data-app="${app.name}"]`)).toBeVisible();
 }
 
-/** Plays the person on the emulator's pages in the popup, up to the loopback "done" page. */
+/**
+ * Plays the person on the emulator's pages in the popup, whichever it shows in turn (an SSO
+ * session skips the password page, a given consent the consent page), up to the page the
+ * daemon's loopback listener answers with.
+ */
 export async function signInOnEmulator(
   popup: Page,
   { username, password, mfaCode, consent = "accept", screenshots }: {
@@ -248,25 +252,48 @@ export async function signInOnEmulator(
     password: string;
     mfaCode?: string;
     consent?: "accept" | "cancel";
-    /** Prefix for screenshots of the emulator's pages (ui-<prefix>-<page>.png). */
+    /** Prefix for screenshots of the emulator's pages (ui-<prefix>-emulator-<page>.png). */
     screenshots?: string;
   },
 ): Promise<void> {
-  await expect(popup.locator("#username")).toBeVisible();
-  const filled = await popup.locator("#username").inputValue();
-  if (filled !== username) await popup.fill("#username", username);
-  await popup.fill("#password", password);
-  if (screenshots) await shot(popup, `${screenshots}-emulator-sign-in`);
-  await popup.click("#signin");
-  if (mfaCode !== undefined) {
-    await expect(popup.locator("#mfa-code")).toBeVisible();
-    if (screenshots) await shot(popup, `${screenshots}-emulator-mfa`);
-    await popup.fill("#mfa-code", mfaCode);
-    await popup.click("#mfa-submit");
+  const signInPage = popup.locator("#password");
+  const mfaPage = popup.locator("#mfa-code");
+  const consentPage = popup.locator("#consent-scopes");
+  const errorPage = popup.locator("#error-code");
+  const loopbackPage = popup.locator("#signin-complete, #signin-refused");
+  for (let step = 0; step < 5; step++) {
+    await expect(signInPage.or(mfaPage).or(consentPage).or(errorPage).or(loopbackPage)).toBeVisible();
+    if (await loopbackPage.isVisible()) {
+      expect(popup.url()).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?/);
+      return;
+    }
+    if (await errorPage.isVisible()) {
+      throw new Error(`the emulator showed an error page: ${await popup.locator("body").innerText()}`);
+    }
+    if (await signInPage.isVisible()) {
+      if ((await popup.locator("#username").inputValue()) !== username) await popup.fill("#username", username);
+      await popup.fill("#password", password);
+      if (screenshots) await shot(popup, `${screenshots}-emulator-sign-in`);
+      await popup.click("#signin");
+      await expect(signInPage).toHaveCount(0);
+    } else if (await mfaPage.isVisible()) {
+      if (mfaCode === undefined) throw new Error("the emulator asks for an MFA code, and the test has none");
+      if (screenshots) await shot(popup, `${screenshots}-emulator-mfa`);
+      await popup.fill("#mfa-code", mfaCode);
+      await popup.click("#mfa-submit");
+      await expect(mfaPage).toHaveCount(0);
+    } else {
+      if (screenshots) await shot(popup, `${screenshots}-emulator-consent`);
+      await popup.click(consent === "accept" ? "#consent-accept" : "#consent-cancel");
+      await expect(consentPage).toHaveCount(0);
+    }
   }
-  await expect(popup.locator("#consent-scopes")).toBeVisible();
-  if (screenshots) await shot(popup, `${screenshots}-emulator-consent`);
-  await popup.click(consent === "accept" ? "#consent-accept" : "#consent-cancel");
-  // The emulator redirects to the daemon's loopback listener, which answers a page of its own.
-  await expect(popup).toHaveURL(/^http:\/\/127\.0\.0\.1:\d+\//);
+  throw new Error(`the emulator's pages did not end at the loopback listener; at ${popup.url()}`);
+}
+
+/** Clicks the sign-in screen's start button and returns the popup the UI opens. */
+export async function startBrowserSignIn(page: Page): Promise<Page> {
+  const popupOpened = page.context().waitForEvent("page");
+  await page.getByTestId("signin-start").click();
+  return popupOpened;
 }
