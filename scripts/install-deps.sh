@@ -40,6 +40,12 @@ if [ "$purpose" = test ] && ! cargo nextest --version >/dev/null 2>&1; then
   echo "install-deps: installing cargo-nextest from crates.io (a few minutes, once)"
   cargo install cargo-nextest --locked --quiet
 fi
+# The app window's WebDriver smoke test: tauri-driver in front of Debian's WebKitWebDriver.
+if [ "$purpose" = test ] && ! command -v tauri-driver >/dev/null 2>&1 &&
+  [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  echo "install-deps: installing tauri-driver from crates.io (a minute, once)"
+  cargo install tauri-driver --version 2.1.0 --locked --quiet
+fi
 
 # npm ci only when the lock file changed since the last install.
 npm_install() {

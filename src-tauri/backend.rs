@@ -113,6 +113,10 @@ fn forward_events(app: AppHandle, mut events: tokio::sync::broadcast::Receiver<V
             };
             crate::tray::on_service_event(&app, &event);
             crate::notify::on_service_event(&app, &event);
+            if event["event"] == "settings_changed" {
+                let app = app.clone();
+                tauri::async_runtime::spawn(async move { crate::autostart::apply(&app).await });
+            }
             if let Err(error) = app.emit(SERVICE_EVENT, &event) {
                 tracing::warn!(%error, "could not pass a service event to the window");
             }

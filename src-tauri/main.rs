@@ -5,6 +5,7 @@
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod autostart;
 mod backend;
 mod commands;
 mod error;
@@ -38,6 +39,7 @@ fn main() {
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(autostart::plugin())
         .manage(Backend::default())
         .manage(notify::Notifier::default())
         .invoke_handler(tauri::generate_handler![
@@ -49,6 +51,10 @@ fn main() {
             let handle = app.handle().clone();
             tray::build(&handle)?;
             tracing::info!("tray ready");
+            // Started at login: stay in the tray until the person opens the window.
+            if !std::env::args().any(|argument| argument == autostart::HIDDEN) {
+                show_main_window(&handle);
+            }
             setup_deep_links(&handle);
             tauri::async_runtime::spawn(async move {
                 let backend = handle.state::<Backend>();
@@ -58,6 +64,7 @@ fn main() {
                         .state::<notify::Notifier>()
                         .learn_known_programs(&handle)
                         .await;
+                    autostart::apply(&handle).await;
                 }
             });
             Ok(())

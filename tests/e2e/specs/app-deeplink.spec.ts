@@ -4,7 +4,7 @@
 // and a replayed link are refused. The app's own IPC socket is the test's window into it.
 import { expect, test } from "@playwright/test";
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -114,4 +114,26 @@ test("a deep link completes a pending sign-in; a forged or replayed one is refus
   );
   // Nothing the app logged carries the authorization code.
   expect(app.output()).not.toContain(link.searchParams.get("code") ?? "no code");
+});
+
+test("start at login writes an autostart entry that starts the app hidden, and off removes it", async () => {
+  const directories = [path.join(home, "config", "autostart"), path.join(home, ".config", "autostart")];
+  const entries = (): string[] =>
+    directories.flatMap((directory) =>
+      existsSync(directory)
+        ? readdirSync(directory)
+            .filter((name) => name.endsWith(".desktop"))
+            .map((name) => readFileSync(path.join(directory, name), "utf8"))
+        : [],
+    );
+  expect(entries()).toEqual([]);
+  await client.ok("settings.set", { start_at_login: true });
+  const written = await waitFor("the autostart entry", async () => {
+    const found = entries();
+    return found.length > 0 ? found : undefined;
+  });
+  expect(written[0]).toContain("--hidden");
+  expect(written[0]).toContain(bin("o365-auth-app"));
+  await client.ok("settings.set", { start_at_login: false });
+  await waitFor("the entry removed", async () => (entries().length === 0 ? true : undefined));
 });
