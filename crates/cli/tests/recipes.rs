@@ -736,3 +736,23 @@ fn python_imaplib_and_smtplib_with_xoauth2() {
     assert_eq!(submissions[0].recipients, [USER]);
     assert_eq!(subject(&submissions[0].data), "Hello from Python");
 }
+
+#[test]
+fn the_docs_name_tests_that_exist() {
+    let source = include_str!("recipes.rs");
+    let named: Vec<&str> = DOCS
+        .split("`recipes::")
+        .skip(1)
+        .filter_map(|rest| rest.split('`').next())
+        .collect();
+    assert!(named.len() >= 4, "{named:?}");
+    for name in named {
+        assert!(
+            source.contains(&format!("fn {name}()")),
+            "docs/cli.md names recipes::{name}, which is not a test here"
+        );
+    }
+    for name in ["login", "msmtprc", "mbsyncrc", "neomuttrc", "python"] {
+        assert!(!recipe(name).trim().is_empty(), "{name}");
+    }
+}
