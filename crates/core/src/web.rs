@@ -45,8 +45,43 @@ pub struct WebOptions {
 pub struct WebApi {
     address: SocketAddr,
     secret: Secret,
+    /// First the handlers are told (long calls answer, event streams end)...
     stop: watch::Sender<bool>,
+    /// ...then, with no call in flight, the server closes its connections.
+    close: watch::Sender<bool>,
+    in_flight: Arc<InFlight>,
     task: JoinHandle<()>,
+}
+
+/// API calls being answered, so a stop closes connections only after their answers.
+#[derive(Default)]
+struct InFlight {
+    calls: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+struct CallGuard(Arc<InFlight>);
+
+impl CallGuard {
+    fn new(in_flight: &Arc<InFlight>) -> Self {
+        in_flight
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        CallGuard(Arc::clone(in_flight))
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if self
+            .0
+            .calls
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -59,6 +94,7 @@ struct Shared {
     /// Event streams end when this turns true: a graceful shutdown waits for every open
     /// response, and an event stream never ends by itself.
     stopping: watch::Receiver<bool>,
+    in_flight: Arc<InFlight>,
 }
 
 impl WebApi {
@@ -92,6 +128,8 @@ impl WebApi {
         origins.extend(options.extra_origins.iter().cloned());
         let secret = Secret::new(random_secret());
         let (stop, stopping) = watch::channel(false);
+        let (close, mut closing) = watch::channel(false);
+        let in_flight = Arc::new(InFlight::default());
         let shared = Shared {
             handler,
             secret: secret.clone(),
@@ -103,6 +141,7 @@ impl WebApi {
                 executable: None,
             },
             stopping: stopping.clone(),
+            in_flight: Arc::clone(&in_flight),
         };
         let api = Router::new()
             .route("/rpc", post(rpc))
@@ -114,11 +153,10 @@ impl WebApi {
             None => api,
         }
         .with_state(shared);
-        let mut stopped = stopping;
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
+                    let _ = closing.wait_for(|close| *close).await;
                 })
                 .await;
         });
@@ -126,6 +164,8 @@ impl WebApi {
             address,
             secret,
             stop,
+            close,
+            in_flight,
             task,
         })
     }
@@ -150,6 +190,24 @@ impl WebApi {
 
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        let answered = async {
+            loop {
+                let idle = self.in_flight.idle.notified();
+                tokio::pin!(idle);
+                idle.as_mut().enable();
+                if self
+                    .in_flight
+                    .calls
+                    .load(std::sync::atomic::Ordering::SeqCst)
+                    == 0
+                {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), answered).await;
+        let _ = self.close.send(true);
         let _ = self.task.await;
     }
 }
@@ -225,6 +283,7 @@ fn refuse(status: StatusCode, message: &'static str) -> Response {
 }
 
 async fn rpc(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let _call = CallGuard::new(&shared.in_flight);
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -248,13 +307,21 @@ async fn rpc(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> R
                     ),
                 )
             } else {
-                match shared
+                // A graceful stop waits for every request in flight, and `login.wait` may
+                // wait for minutes: a stopping service answers it at once instead.
+                let mut stopping = shared.stopping.clone();
+                let call = shared
                     .handler
-                    .call(&shared.peer, &request.method, request.params)
-                    .await
-                {
-                    Ok(result) => RpcResponse::result(id, result),
-                    Err(error) => RpcResponse::error(id, error),
+                    .call(&shared.peer, &request.method, request.params);
+                tokio::select! {
+                    answer = call => match answer {
+                        Ok(result) => RpcResponse::result(id, result),
+                        Err(error) => RpcResponse::error(id, error),
+                    },
+                    _ = stopping.wait_for(|stop| *stop) => RpcResponse::error(
+                        id,
+                        crate::ipc::protocol::RpcError::from(&Error::Cancelled),
+                    ),
                 }
             }
         }

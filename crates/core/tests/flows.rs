@@ -155,6 +155,38 @@ async fn public_sign_in_through_the_loopback_listener() {
 }
 
 #[tokio::test]
+async fn a_declined_consent_reaches_the_loopback_page_as_not_signed_in() {
+    let emulator = emulator_with(entra_emulator::sandbox::config()).await;
+    let client = public(&emulator);
+    let listener = LoopbackListener::bind(0).await.unwrap();
+    let (url, pending) = client
+        .authorization_url(
+            &scopes(GRAPH_USER_READ),
+            &listener.redirect_uri(),
+            &AuthorizeOptions::default(),
+        )
+        .await
+        .unwrap();
+    let waiting = tokio::spawn({
+        let pending = pending.clone();
+        async move { listener.wait_for(&pending).await }
+    });
+    let browser = Browser::new();
+    let redirect = browser
+        .sign_in(url.as_str(), DEMO_USERNAME, DEMO_PASSWORD, false)
+        .await;
+    let location = redirect.location.expect("a redirect with the error");
+    assert!(location.contains("error=access_denied"), "{location}");
+    let landed = browser.open(&location).await;
+    assert!(landed.has("signin-not-done"), "{}", landed.body);
+    assert!(!landed.has("signin-complete"), "{}", landed.body);
+    assert!(landed.body.contains("access_denied"), "{}", landed.body);
+    let redirected = waiting.await.unwrap().unwrap();
+    let error = client.complete(&redirected, &pending).await.unwrap_err();
+    assert_eq!(error.code(), "consent_required", "{error}");
+}
+
+#[tokio::test]
 async fn deep_link_and_native_client_redirects_complete_from_the_pasted_url() {
     let emulator = emulator().await;
     let client = public(&emulator);

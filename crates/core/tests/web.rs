@@ -32,6 +32,7 @@ impl Handler for Recording {
                 .push((method.to_owned(), params.clone(), peer.uid));
             match method {
                 "status" => Ok(json!({ "ok": true })),
+                "login.wait" => futures_util::future::pending().await,
                 _ => Err(RpcError::method_not_found(method)),
             }
         }
@@ -263,4 +264,31 @@ async fn only_loopback_addresses_are_accepted() {
         .err()
         .expect("refused");
     assert_eq!(error.code(), "invalid_input");
+}
+
+#[tokio::test]
+async fn stopping_answers_a_long_wait_instead_of_waiting_for_it() {
+    let (api, _) = start(None).await;
+    let url = format!("http://{}/rpc", api.address());
+    let secret = api.secret().expose().to_owned();
+    let waiting = tokio::spawn(async move {
+        client()
+            .post(&url)
+            .bearer_auth(secret)
+            .header("content-type", "application/json")
+            .body(r#"{"jsonrpc":"2.0","id":7,"method":"login.wait","params":{"login":"x"}}"#)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    tokio::time::timeout(std::time::Duration::from_secs(10), api.shutdown())
+        .await
+        .expect("the stop does not wait for the long call");
+    let answer = waiting.await.unwrap();
+    assert_eq!(answer["id"], 7, "{answer}");
+    assert_eq!(answer["error"]["data"]["code"], "cancelled", "{answer}");
 }

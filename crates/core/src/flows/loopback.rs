@@ -28,6 +28,24 @@ const DONE_PAGE: &str = "<!doctype html><meta charset=utf-8><title>o365-auth</ti
 <body style=\"font-family:sans-serif;margin:3em\"><h1 id=\"signin-complete\">Signed in</h1>\
 <p>You can close this tab and return to o365-auth.</p></body>";
 
+/// Microsoft sent the person back with `error=` (consent declined, a policy, ...): o365-auth
+/// explains it; the page only says where to look.
+fn not_done_page(error: &str) -> String {
+    // Only the OAuth error code is shown, limited to its alphabet, so nothing from the
+    // address can inject markup.
+    let code: String = error
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect();
+    format!(
+        "<!doctype html><meta charset=utf-8><title>o365-auth</title>\
+<body style=\"font-family:sans-serif;margin:3em\"><h1 id=\"signin-not-done\">Not signed in</h1>\
+<p>Microsoft answered <code id=\"signin-error\">{code}</code>. o365-auth says what happened and \
+what to do; you can close this tab.</p></body>"
+    )
+}
+
 const REFUSED_PAGE: &str = "<!doctype html><meta charset=utf-8><title>o365-auth</title>\
 <body style=\"font-family:sans-serif;margin:3em\"><h1 id=\"signin-refused\">Not this sign-in</h1>\
 <p>This address does not belong to the sign-in o365-auth is waiting for. \
@@ -111,14 +129,20 @@ fn answer(
     let query = request.uri().query().unwrap_or_default();
     let carries_state = url::form_urlencoded::parse(query.as_bytes())
         .any(|(name, value)| name == "state" && Secret::new(value.as_ref()) == *state);
+    let error = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "error")
+        .map(|(_, value)| value.into_owned());
     let (status, page) = if request.uri().path() == "/" && carries_state {
         // A full channel means the redirect already arrived; this is a duplicate.
         let _ = found.try_send(format!("{base}/?{query}"));
-        (StatusCode::OK, DONE_PAGE)
+        match error {
+            Some(error) => (StatusCode::OK, not_done_page(&error)),
+            None => (StatusCode::OK, DONE_PAGE.to_owned()),
+        }
     } else {
-        (StatusCode::BAD_REQUEST, REFUSED_PAGE)
+        (StatusCode::BAD_REQUEST, REFUSED_PAGE.to_owned())
     };
-    let mut response = Response::new(Full::new(Bytes::from_static(page.as_bytes())));
+    let mut response = Response::new(Full::new(Bytes::from(page)));
     *response.status_mut() = status;
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
