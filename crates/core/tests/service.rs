@@ -1231,6 +1231,16 @@ async fn settings_scope_helpers_previews_granted_scopes_and_the_activity_log() {
 
     let accounts = client.ok("accounts.list", json!({})).await;
     assert_eq!(accounts[0]["scopes"], json!(["User.Read"]), "{accounts}");
+    // Refresh times are whole seconds: the refresh must come in a later one.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    client
+        .ok("token.refresh", json!({ "account": DEMO_USERNAME }))
+        .await;
+    let refreshed = client.ok("accounts.list", json!({})).await;
+    assert!(
+        refreshed[0]["last_refresh_at"].as_i64() > accounts[0]["last_refresh_at"].as_i64(),
+        "the list shows the refresh: {accounts} then {refreshed}"
+    );
 
     let token = client
         .ok("token.get", json!({ "account": DEMO_USERNAME }))

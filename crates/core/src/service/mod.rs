@@ -73,6 +73,8 @@ struct Inner {
     /// One [`Account`] per app registration (id), built on first use.
     sessions: Mutex<HashMap<String, Arc<Account>>>,
     connections: Mutex<HashMap<String, Connection>>,
+    /// The last refresh of fresh accounts since the directory was loaded (record id → time).
+    refreshed_at: Mutex<HashMap<String, i64>>,
     /// HTTP settings for sessions and connections built from now on (the proxy setting).
     http: Mutex<crate::http::HttpSettings>,
     directory: Mutex<Option<Arc<Directory>>>,
@@ -119,6 +121,7 @@ impl TokenService {
                 options,
                 sessions: Mutex::new(HashMap::new()),
                 connections: Mutex::new(HashMap::new()),
+                refreshed_at: Mutex::new(HashMap::new()),
                 http: Mutex::new(http),
                 directory: Mutex::new(None),
                 tracked: Mutex::new(Default::default()),
@@ -301,6 +304,9 @@ impl TokenService {
             .valid_access_token(&record.id, None, 0, 0)
             .await?;
         let mut view = AccountView::new(directory, record, token.as_ref().map(|t| t.expires_at));
+        if let Some(at) = lock(&self.inner.refreshed_at).get(&record.id) {
+            view.last_refresh_at = view.last_refresh_at.max(Some(*at));
+        }
         if let Some(token) = token {
             // The prefix is the app's protocol's; an app this version cannot read shows the
             // scopes as granted.

@@ -90,6 +90,11 @@ impl TokenService {
             Ok(stored) => {
                 if record.status != AccountStatus::Fresh {
                     self.changed();
+                } else {
+                    // Reloading the directory on every refresh would cost thousands of rows
+                    // each time; views take the time from here instead.
+                    lock(&self.inner.refreshed_at)
+                        .insert(record.id.clone(), stored.tokens.obtained_at);
                 }
                 self.track(record, stored.tokens.expires_at);
                 return Ok(stored);
