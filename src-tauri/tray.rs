@@ -108,6 +108,16 @@ pub async fn refresh(app: &AppHandle) {
         Err(error) => tracing::warn!(%error, "could not build the tray menu"),
     }
     let _ = tray.set_tooltip(Some(tooltip(&accounts)));
+    let needs_person = accounts.iter().any(|account| account["status"] != "fresh");
+    let icon = if needs_person {
+        // The app icon with a red dot (icons/tray-attention.png, made from icons/128x128.png).
+        tauri::image::Image::from_bytes(include_bytes!("../icons/tray-attention.png")).ok()
+    } else {
+        app.default_window_icon().cloned()
+    };
+    if let Err(error) = tray.set_icon(icon) {
+        tracing::warn!(%error, "could not change the tray icon");
+    }
 }
 
 /// Events that change what the menu shows.
