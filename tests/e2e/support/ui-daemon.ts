@@ -119,8 +119,8 @@ export const test = base.extend<Fixtures>({
     try {
       await use(daemon);
     } finally {
-      // The pages go first: an HTTP request still in flight (a login.wait) holds the daemon's
-      // shutdown until it ends (see the fixme test in ui-errors.spec.ts).
+      // The pages go first, so that the daemon's stop is about the daemon, not about a page
+      // that still waits on it (ui-errors.spec.ts stops one under a waiting page on purpose).
       for (const open of context.pages()) await open.close().catch(() => undefined);
       const code = await daemon.stop().catch((error: unknown) => {
         failed = true;
@@ -240,10 +240,13 @@ export async function addAppThroughForm(page: Page, app: AppFormInput): Promise<
   await expect(page.locator(`[data-testid="app-row"][data-app="${app.name}"]`)).toBeVisible();
 }
 
+/** Which page the daemon's loopback listener answered the redirect with. */
+export type LoopbackPage = "signed-in" | "not-signed-in" | "refused";
+
 /**
  * Plays the person on the emulator's pages in the popup, whichever it shows in turn (an SSO
  * session skips the password page, a given consent the consent page), up to the page the
- * daemon's loopback listener answers with.
+ * daemon's loopback listener answers with, which it returns.
  */
 export async function signInOnEmulator(
   popup: Page,
@@ -255,17 +258,19 @@ export async function signInOnEmulator(
     /** Prefix for screenshots of the emulator's pages (ui-<prefix>-emulator-<page>.png). */
     screenshots?: string;
   },
-): Promise<void> {
+): Promise<LoopbackPage> {
   const signInPage = popup.locator("#password");
   const mfaPage = popup.locator("#mfa-code");
   const consentPage = popup.locator("#consent-scopes");
   const errorPage = popup.locator("#error-code");
-  const loopbackPage = popup.locator("#signin-complete, #signin-refused");
+  // crates/core/src/flows/loopback.rs
+  const loopbackPage = popup.locator("#signin-complete, #signin-not-done, #signin-refused");
   for (let step = 0; step < 5; step++) {
     await expect(signInPage.or(mfaPage).or(consentPage).or(errorPage).or(loopbackPage)).toBeVisible();
     if (await loopbackPage.isVisible()) {
       expect(popup.url()).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?/);
-      return;
+      const id = await loopbackPage.getAttribute("id");
+      return id === "signin-complete" ? "signed-in" : id === "signin-not-done" ? "not-signed-in" : "refused";
     }
     if (await errorPage.isVisible()) {
       throw new Error(`the emulator showed an error page: ${await popup.locator("body").innerText()}`);
