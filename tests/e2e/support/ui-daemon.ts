@@ -2,7 +2,7 @@
 // directory (store unlocked by a passphrase file, so no keyring is needed), its HTTP API and
 // the built UI on a loopback port, found through the `web.json` it writes beside its socket.
 import { test as base, expect, type Locator, type Page } from "@playwright/test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { IpcClient } from "./ipc";
@@ -122,14 +122,19 @@ export const test = base.extend<Fixtures>({
       // The pages go first, so that the daemon's stop is about the daemon, not about a page
       // that still waits on it (ui-errors.spec.ts stops one under a waiting page on purpose).
       for (const open of context.pages()) await open.close().catch(() => undefined);
-      const code = await daemon.stop().catch((error: unknown) => {
+      const code = await daemon.stop().catch(async (error: unknown) => {
         failed = true;
+        // Not left behind: this test fails, the next ones get a daemon of their own.
+        daemon.process.child.kill("SIGKILL");
+        await daemon.process.exited(5_000).catch(() => undefined);
         return String(error);
       });
+      const log = daemon.log();
       if (testInfo.status !== testInfo.expectedStatus || failed || code !== 0) {
-        await testInfo.attach("daemon.log", { body: daemon.log(), contentType: "text/plain" });
+        await testInfo.attach("daemon.log", { body: log, contentType: "text/plain" });
       }
-      expect(code, `the daemon's exit after SIGTERM; log:\n${daemon.log().slice(-4000)}`).toBe(0);
+      rmSync(daemon.home, { recursive: true, force: true });
+      expect(code, `the daemon's exit after SIGTERM; log:\n${log.slice(-4000)}`).toBe(0);
     }
   },
   ui: async ({ page, context, daemon }, use) => {
