@@ -113,33 +113,17 @@ impl Gate {
 /// A copy of an identity-platform or network error (`Error` is not `Clone`: most variants
 /// carry things that must not be duplicated, such as I/O sources).
 fn copy(error: &Error) -> Option<Error> {
-    Some(match error {
-        Error::NeedsSignIn(detail) => Error::NeedsSignIn(detail.clone()),
-        Error::InteractionRequired { detail, claims } => Error::InteractionRequired {
-            detail: detail.clone(),
-            claims: claims.clone(),
-        },
-        Error::ConsentRequired(detail) => Error::ConsentRequired(detail.clone()),
-        Error::Throttled {
-            detail,
-            retry_after,
-        } => Error::Throttled {
-            detail: detail.clone(),
-            retry_after: *retry_after,
-        },
-        Error::Transient {
-            detail,
-            retry_after,
-        } => Error::Transient {
-            detail: detail.clone(),
-            retry_after: *retry_after,
-        },
-        Error::Network { host, message } => Error::Network {
-            host: host.clone(),
-            message: message.clone(),
-        },
-        _ => return None,
-    })
+    // Only what Microsoft answered is remembered; our own failures are each caller's.
+    matches!(
+        error,
+        Error::NeedsSignIn(_)
+            | Error::InteractionRequired { .. }
+            | Error::ConsentRequired(_)
+            | Error::Throttled { .. }
+            | Error::Transient { .. }
+            | Error::Network { .. }
+    )
+    .then(|| error.duplicate())
 }
 
 /// The throttling error with the wait that is left (whole seconds, rounded up).
