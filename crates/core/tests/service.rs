@@ -1316,6 +1316,15 @@ async fn an_app_is_changed_field_by_field_and_keeps_its_secret_and_its_accounts(
         assert_eq!(code_of(&error), "invalid_input", "{change}: {error}");
         assert_eq!(error["data"]["field"], field, "{change}: {error}");
     }
+    let mut same_name = harness.app_spec();
+    same_name["name"] = json!("demo");
+    same_name["tenant"] = json!("organizations");
+    let error = client.err("apps.add", same_name).await;
+    assert_eq!(error["data"]["field"], "name", "{error}");
+    let mut same_client = harness.app_spec();
+    same_client["name"] = json!("twin");
+    let error = client.err("apps.add", same_client).await;
+    assert_eq!(error["data"]["field"], "client_id", "{error}");
     let unchanged = client.ok("apps.show", json!({ "name": "demo" })).await;
     assert_eq!(
         unchanged["client_id"], DEMO_CLIENT_ID,

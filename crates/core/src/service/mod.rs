@@ -73,8 +73,9 @@ struct Inner {
     /// One [`Account`] per app registration (id), built on first use.
     sessions: Mutex<HashMap<String, Arc<Account>>>,
     connections: Mutex<HashMap<String, Connection>>,
-    /// The last refresh of fresh accounts since the directory was loaded (record id → time).
-    refreshed_at: Mutex<HashMap<String, i64>>,
+    /// What happened to accounts since the directory was loaded (record id → times), so
+    /// views are current without reloading every account after each refresh or token.
+    latest: Mutex<HashMap<String, Latest>>,
     /// HTTP settings for sessions and connections built from now on (the proxy setting).
     http: Mutex<crate::http::HttpSettings>,
     directory: Mutex<Option<Arc<Directory>>>,
@@ -88,6 +89,12 @@ struct Inner {
     audit: mpsc::UnboundedSender<(i64, AuditEvent)>,
     started_at: i64,
     stop: watch::Sender<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Latest {
+    refreshed_at: Option<i64>,
+    used_at: Option<i64>,
 }
 
 /// What `status` answers.
@@ -121,7 +128,7 @@ impl TokenService {
                 options,
                 sessions: Mutex::new(HashMap::new()),
                 connections: Mutex::new(HashMap::new()),
-                refreshed_at: Mutex::new(HashMap::new()),
+                latest: Mutex::new(HashMap::new()),
                 http: Mutex::new(http),
                 directory: Mutex::new(None),
                 tracked: Mutex::new(Default::default()),
@@ -304,8 +311,9 @@ impl TokenService {
             .valid_access_token(&record.id, None, 0, 0)
             .await?;
         let mut view = AccountView::new(directory, record, token.as_ref().map(|t| t.expires_at));
-        if let Some(at) = lock(&self.inner.refreshed_at).get(&record.id) {
-            view.last_refresh_at = view.last_refresh_at.max(Some(*at));
+        if let Some(latest) = lock(&self.inner.latest).get(&record.id) {
+            view.last_refresh_at = view.last_refresh_at.max(latest.refreshed_at);
+            view.last_used_at = view.last_used_at.max(latest.used_at);
         }
         if let Some(token) = token {
             // The prefix is the app's protocol's; an app this version cannot read shows the

@@ -93,8 +93,10 @@ impl TokenService {
                 } else {
                     // Reloading the directory on every refresh would cost thousands of rows
                     // each time; views take the time from here instead.
-                    lock(&self.inner.refreshed_at)
-                        .insert(record.id.clone(), stored.tokens.obtained_at);
+                    lock(&self.inner.latest)
+                        .entry(record.id.clone())
+                        .or_default()
+                        .refreshed_at = Some(stored.tokens.obtained_at);
                 }
                 self.track(record, stored.tokens.expires_at);
                 return Ok(stored);

@@ -9,7 +9,7 @@ use super::db::Store;
 use super::sql::{context, sql_error, unique_or_sql};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::token::{AccountIdentity, now_unix};
+use crate::token::AccountIdentity;
 
 /// Where an account stands, as the UI shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,17 +187,6 @@ impl<'a> Accounts<'a> {
             .await
             .map_err(sql_error)?;
         Ok(done.rows_affected() > 0)
-    }
-
-    /// Notes that a token of the account was handed out.
-    pub async fn touch(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE accounts SET last_used_at = ? WHERE id = ?")
-            .bind(now_unix())
-            .bind(id)
-            .execute(&self.store.inner.pool)
-            .await
-            .map_err(sql_error)?;
-        Ok(())
     }
 
     /// The account's refresh token, opened.

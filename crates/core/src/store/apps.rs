@@ -221,13 +221,7 @@ impl<'a> Apps<'a> {
         .bind(id)
         .execute(&self.store.inner.pool)
         .await
-        .map_err(|error| {
-            unique_or_sql(
-                error,
-                "app registration",
-                "another registration has this name, or this client id for the same authority",
-            )
-        })?;
+        .map_err(duplicate_registration)?;
         self.store.inner.index.clear();
         Ok(done.rows_affected() > 0)
     }
@@ -340,13 +334,7 @@ pub(crate) async fn insert_registration(
     .bind(now)
     .execute(&mut *connection)
     .await
-    .map_err(|error| {
-        unique_or_sql(
-            error,
-            "app registration",
-            "another registration has this name, or this client id for the same authority",
-        )
-    })?;
+    .map_err(duplicate_registration)?;
     Ok(id)
 }
 
@@ -378,4 +366,22 @@ pub(crate) fn read_row(row: &SqliteRow) -> Result<AppRegistration> {
         created_at: row.try_get("created_at").map_err(sql_error)?,
         updated_at: row.try_get("updated_at").map_err(sql_error)?,
     })
+}
+
+/// Which of the two uniqueness rules a registration broke, named as the parameter to fix.
+fn duplicate_registration(error: sqlx::Error) -> Error {
+    let broke_name = matches!(
+        &error,
+        sqlx::Error::Database(database) if database.message().contains("app_registrations.name")
+    );
+    if broke_name {
+        unique_or_sql(error, "app name", "another app registration has this name")
+    } else {
+        unique_or_sql(
+            error,
+            "client id",
+            "another app registration has this client id for the same tenant and cloud; \
+             sign in through that one, or register this one for another tenant",
+        )
+    }
 }

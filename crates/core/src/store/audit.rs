@@ -125,6 +125,15 @@ impl<'a> Audit<'a> {
             .execute(&mut *transaction)
             .await
             .map_err(sql_error)?;
+            // Keep-alive and `accounts.list` read when an account was last used.
+            sqlx::query(
+                "UPDATE accounts SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?",
+            )
+            .bind(at)
+            .bind(&event.account_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(sql_error)?;
         }
         transaction.commit().await.map_err(sql_error)
     }
