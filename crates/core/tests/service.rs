@@ -9,7 +9,9 @@
 //! expired token, Graph calls (an error status is an answer, another host is refused), errors
 //! by class (revoked refresh token → needs sign-in with an event, throttling with
 //! `retry_after_s`, one token request however many callers wait on a failing account),
-//! account names, the audit log (peer, no token text), hostile input, and `shutdown`.
+//! account names, the audit log (peer, no token text), hostile input, `shutdown`, the methods
+//! the desktop app and web UI add, and the scheduler refreshing before expiry through a 429,
+//! a 503 and a timeout at the emulator, then stopping at a revoked grant.
 
 mod support;
 
@@ -19,9 +21,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entra_emulator::sandbox::{DEMO_CLIENT_ID, DEMO_PASSWORD, DEMO_TENANT_ID, DEMO_USERNAME};
-use entra_emulator::{Emulator, EmulatorConfig};
+use entra_emulator::{Emulator, EmulatorConfig, Fault};
 use o365_auth_core::ipc::{IpcLimits, IpcServer};
 use o365_auth_core::sandbox::Sandbox;
+use o365_auth_core::service::scheduler::SchedulerConfig;
 use o365_auth_core::service::{ServiceHandler, ServiceOptions, TokenService};
 use o365_auth_core::store::audit::Channel;
 use o365_auth_core::store::key::DataKey;
@@ -141,6 +144,10 @@ impl Harness {
     }
 
     async fn start_with(config: EmulatorConfig) -> Harness {
+        Self::start_with_options(config, ServiceOptions::default()).await
+    }
+
+    async fn start_with_options(config: EmulatorConfig, options: ServiceOptions) -> Harness {
         let emulator = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
@@ -158,7 +165,7 @@ impl Harness {
             ServiceOptions {
                 socket: Some(socket.clone()),
                 sandbox: Some(Arc::new(Sandbox::with_port(0))),
-                ..ServiceOptions::default()
+                ..options
             },
         )
         .await
@@ -1546,4 +1553,88 @@ async fn the_sandbox_registers_its_app_and_stopping_it_removes_the_app() {
     assert_eq!(stopped["running"], false, "{stopped}");
     let apps = client.ok("apps.list", json!({})).await;
     assert_eq!(apps, json!([]), "{apps}");
+}
+
+// --- the scheduler against the emulator ---------------------------------------------------
+
+/// The next event named `name` for `account` (others are skipped), within `seconds`.
+async fn next_event(events: &mut Client, name: &str, seconds: u64) -> Value {
+    tokio::time::timeout(Duration::from_secs(seconds), async {
+        loop {
+            let event = events.receive().await.expect("the event stream stays open");
+            if event["params"]["event"] == name {
+                return event["params"].clone();
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {name} event within {seconds} s"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_scheduler_refreshes_before_expiry_through_throttling_outages_and_timeouts() {
+    // Tokens live an hour; a margin of all but three seconds makes each one due at once.
+    let mut options = ServiceOptions {
+        scheduler: SchedulerConfig {
+            margin: Duration::from_secs(3600 - 3),
+            jitter: Duration::ZERO,
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(2),
+            ..SchedulerConfig::default()
+        },
+        ..ServiceOptions::default()
+    };
+    options.connection.http.timeout = Duration::from_secs(2);
+    options.connection.request_retries = 0;
+    let harness = Harness::start_with_options(emulator_config(), options).await;
+    let mut client = harness.with_accounts(&[DEMO_USERNAME]).await;
+    let signed_in = client.ok("accounts.list", json!({})).await[0]["expires_at"]
+        .as_i64()
+        .unwrap();
+    let mut events = harness.client().await;
+    events.ok("events.subscribe", json!({})).await;
+
+    // The next refreshes meet a 429, a 503 and an answer slower than the timeout, in turn.
+    let token_path = format!("/{DEMO_TENANT_ID}/oauth2/v2.0/token");
+    let control = harness.emulator.control();
+    for mut fault in [
+        Fault::throttle(1, 1),
+        Fault::status(1, 503),
+        Fault::latency(1, Duration::from_secs(4)),
+    ] {
+        fault.path_prefix = Some(token_path.clone());
+        control.inject(fault);
+    }
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        let retry = next_event(&mut events, "retry_scheduled", 30).await;
+        assert_eq!(
+            retry["account"],
+            format!("{APP}/{DEMO_USERNAME}"),
+            "{retry}"
+        );
+        codes.push(retry["code"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(codes, ["throttled", "transient", "transient"], "{codes:?}");
+    let refreshed = next_event(&mut events, "refreshed", 30).await;
+    assert!(
+        refreshed["expires_at"].as_i64() >= Some(signed_in),
+        "{refreshed}"
+    );
+    let account = &client.ok("accounts.list", json!({})).await[0];
+    assert_eq!(account["status"], "fresh", "{account}");
+
+    // A revoked grant: the person is told once, and the scheduler stops asking.
+    control.revoke_refresh_tokens(DEMO_USERNAME).unwrap();
+    let attention = next_event(&mut events, "needs_attention", 30).await;
+    assert_eq!(attention["code"], "needs_sign_in", "{attention}");
+    let account = &client.ok("accounts.list", json!({})).await[0];
+    assert_eq!(account["status"], "needs_sign_in", "{account}");
+    let refreshes = harness.refreshes();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        harness.refreshes(),
+        refreshes,
+        "no refresh after the grant died"
+    );
 }
