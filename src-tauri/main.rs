@@ -13,7 +13,7 @@ mod notify;
 mod tray;
 
 use backend::{Backend, SERVICE_EVENT};
-use tauri::{AppHandle, Emitter, Manager, RunEvent, WindowEvent};
+use tauri::{AppHandle, Emitter, Manager, RunEvent};
 use tauri_plugin_deep_link::DeepLinkExt;
 
 pub const MAIN_WINDOW: &str = "main";
@@ -69,17 +69,6 @@ fn main() {
             });
             Ok(())
         })
-        .on_window_event(|window, event| {
-            // Closing the window hides it: the app lives on in the tray until "Quit".
-            if let WindowEvent::CloseRequested { api, .. } = event
-                && window.label() == MAIN_WINDOW
-            {
-                api.prevent_close();
-                if let Err(error) = window.hide() {
-                    tracing::warn!(%error, "could not hide the main window");
-                }
-            }
-        })
         .build(tauri::generate_context!());
 
     let app = match app {
@@ -91,7 +80,7 @@ fn main() {
     };
 
     app.run(|handle, event| match event {
-        // An exit with no code comes from the last window going away; the tray keeps us alive.
+        // An exit with no code comes from the last window closing; the tray keeps us alive.
         RunEvent::ExitRequested {
             code: None, api, ..
         } => api.prevent_exit(),
@@ -169,15 +158,35 @@ fn deliver_deep_link(app: &AppHandle, url: String) {
     });
 }
 
-/// Brings the main window back from the tray.
+/// Brings the main window up, making it anew when it was closed. Closing the window ends
+/// its page and WebKit's processes (the app lives on in the tray until "Quit"), which is what
+/// keeps an app in the tray small; the page reloads its state from the service when opened.
 pub fn show_main_window(app: &AppHandle) {
-    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
-        let shown = window
-            .show()
-            .and_then(|()| window.unminimize())
-            .and_then(|()| window.set_focus());
+    let handle = app.clone();
+    let shown = app.run_on_main_thread(move || {
+        let window = match handle.get_webview_window(MAIN_WINDOW) {
+            Some(window) => Ok(window),
+            None => tauri::WebviewWindowBuilder::new(
+                &handle,
+                MAIN_WINDOW,
+                tauri::WebviewUrl::App("index.html".into()),
+            )
+            .title("o365-auth")
+            .inner_size(900.0, 720.0)
+            .min_inner_size(480.0, 420.0)
+            .build(),
+        };
+        let shown = window.and_then(|window| {
+            window
+                .show()
+                .and_then(|()| window.unminimize())
+                .and_then(|()| window.set_focus())
+        });
         if let Err(error) = shown {
             tracing::warn!(%error, "could not show the main window");
         }
+    });
+    if let Err(error) = shown {
+        tracing::warn!(%error, "could not reach the main thread to show the window");
     }
 }

@@ -209,7 +209,7 @@ test("redirect mismatch: the emulator's AADSTS50011 page in the popup, and Cance
   await shot(page, "signin-cancelled");
 });
 
-test("the app form: a bad GUID on its field, the service's refusal on its field, then saved", async ({ ui: page, daemon }) => {
+test("the app form: a bad GUID, a refused scope and a duplicate client id each on its field, then saved", async ({ ui: page, daemon }) => {
   const baseUrl = await startSandboxFromWelcome(page);
   const ipc = await daemon.ipc();
   await openAppForm(page);
@@ -260,8 +260,8 @@ test("the app form: a bad GUID on its field, the service's refusal on its field,
   );
   expect(contoso).toMatchObject({ default_scopes: ["basic", "mailbox"], authority: `${baseUrl}/` });
 
-  // A refusal that names no field of the form (the same client at the same authority and
-  // tenant as the sandbox app) is shown for the whole form.
+  // The same client at the same authority and tenant as the sandbox app: refused on the
+  // client id, the parameter the service names.
   await page.getByTestId("apps-add").click();
   await form.getByTestId("app-name").fill("sandbox-again");
   await form.getByTestId("app-client-id").fill(SANDBOX.publicClientId);
@@ -269,9 +269,10 @@ test("the app form: a bad GUID on its field, the service's refusal on its field,
   await form.getByTestId("app-cloud").selectOption("custom");
   await form.getByTestId("app-custom-url").fill(baseUrl);
   await form.getByTestId("app-save").click();
-  const refusal = form.getByTestId("app-form-error");
-  await expect(refusal.getByTestId("error-title")).toHaveText("Not accepted");
-  await expect(refusal).toContainText("another registration has this name, or this client id for the same authority");
+  await expect(form.getByTestId("app-client-id-error")).toContainText(
+    "another app registration has this client id for the same tenant and cloud",
+  );
+  await expect(form.getByTestId("app-form-error")).toHaveCount(0);
   await form.getByTestId("app-cancel").click();
   await expect(page.locator('[data-testid="app-row"]')).toHaveCount(2);
 });
