@@ -6,7 +6,7 @@
 #
 # Usage: scripts/bench-scheduler.sh [--accounts 10000] [--variants 10:random,20:random,20:sorted]
 #            [--window 600] [--latency-ms 20] [--runs 1] [--lead 30] [--margin SECONDS]
-#            [--max-seconds S] [--dir target/bench-scheduler]
+#            [--max-seconds S] [--first-run 1] [--dir target/bench-scheduler]
 # See crates/core/examples/bench_scheduler.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -655,6 +655,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
              at 64), service throughput {throughput:.0} token.get/s (target ≥ 50,000)"
         );
     }
+    index_check(&store, &service, server.path()).await;
     let audit_rows = sqlx_count(&store, Duration::from_millis(500)).await;
     if let Some(rows) = audit_rows {
         println!("audit log entries written during the run: {rows}");
@@ -664,6 +665,49 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     store.close().await;
     drop(emulator);
     Ok(())
+}
+
+/// Whether the audit writer's commit empties the store's token index: a second account
+/// signed in, both indexed, one `token.get`, its audit batch committed, one lookup.
+async fn index_check(store: &Store, service: &TokenService, socket: &Path) {
+    let mut setup = Connection::open(socket).await.expect("connect");
+    call(
+        &mut setup,
+        "login.password",
+        json!({"username": "adele@sandbox.onmicrosoft.com", "password": DEMO_PASSWORD}),
+    )
+    .await;
+    let ids: Vec<String> = store
+        .accounts()
+        .list(None)
+        .await
+        .expect("accounts")
+        .into_iter()
+        .map(|record| record.id)
+        .collect();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for id in &ids {
+        let _ = store.valid_access_token(id, None, now_unix(), 60).await;
+    }
+    let warm = store.indexed_accounts();
+    let request = TokenRequest {
+        account: Some(DEMO_USERNAME.to_owned()),
+        ..TokenRequest::default()
+    };
+    let peer = AuditPeer::default();
+    let _ = service.token(&request, false, Channel::Ipc, peer).await;
+    let after_token = store.indexed_accounts();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let _ = store
+        .valid_access_token(&ids[0], None, now_unix(), 60)
+        .await;
+    println!(
+        "token index: {warm} of {} accounts indexed; after one token.get {after_token}; after \
+         its audit entry was committed (600 ms later) and one lookup {} (fewer = the audit \
+         commit emptied the index)",
+        ids.len(),
+        store.indexed_accounts()
+    );
 }
 
 /// How long after now the audit log kept growing: the audit writer's backlog when a turn

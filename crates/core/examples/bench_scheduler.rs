@@ -4,7 +4,7 @@
 //! cargo build --release -p o365-auth-core --example bench_scheduler
 //! target/release/examples/bench_scheduler
 //! target/release/examples/bench_scheduler --accounts 10000 --variants 10:random,20:random,20:sorted \
-//!     --window 600 --latency-ms 20 --runs 1 --lead 30 --dir target/bench-scheduler
+//!     --window 600 --latency-ms 20 --runs 1 --first-run 1 --lead 30 --dir target/bench-scheduler
 //! ```
 //! (or `scripts/bench-scheduler.sh [OPTIONS]`).
 //!
@@ -309,6 +309,8 @@ struct Options {
     window: i64,
     latency_ms: u64,
     runs: usize,
+    /// Runs are numbered from here (the number seeds the random order).
+    first_run: usize,
     lead: f64,
     margin: Option<u64>,
     max_seconds: Option<f64>,
@@ -350,6 +352,7 @@ fn options(arguments: &[String]) -> Result<Options, String> {
             "margin",
             "max-seconds",
             "dir",
+            "first-run",
         ]
         .contains(&name.as_str())
         {
@@ -362,6 +365,7 @@ fn options(arguments: &[String]) -> Result<Options, String> {
         window: number("window", 600.0)? as i64,
         latency_ms: number("latency-ms", 20.0)? as u64,
         runs: number("runs", 1.0)? as usize,
+        first_run: number("first-run", 1.0)? as usize,
         lead: number("lead", 30.0)?,
         margin: map
             .get("margin")
@@ -516,8 +520,34 @@ fn parent(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         while let Some(done) = workers.join_next().await {
             done??;
         }
-        let stored = store.accounts().list(None).await?.len();
-        assert_eq!(stored, n, "every account stored");
+        let records = store.accounts().list(None).await?;
+        assert_eq!(records.len(), n, "every account stored");
+        // What a refresh costs the store at this size: `Accounts::find` (StoreBackend's
+        // lock and load look the account up by name with it) beside the index lookup.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let (mut finds, mut lookups) = (Vec::new(), Vec::new());
+        for _ in 0..200 {
+            let record = records.choose(&mut rng).expect("an account");
+            let began = std::time::Instant::now();
+            let found = store
+                .accounts()
+                .find(&record.app_id, &record.identity.home_account_id)
+                .await?;
+            finds.push(began.elapsed());
+            assert!(found.is_some());
+            let began = std::time::Instant::now();
+            let _ = store.valid_access_token(&record.id, None, 0, 0).await?;
+            lookups.push(began.elapsed());
+        }
+        finds.sort();
+        lookups.sort();
+        println!(
+            "store at {n} accounts: Accounts::find by home account id median {:.2} ms (p99 \
+             {:.2} ms); valid_access_token median {:.3} ms; 200 random accounts each",
+            finds[100].as_secs_f64() * 1e3,
+            finds[197].as_secs_f64() * 1e3,
+            lookups[100].as_secs_f64() * 1e3,
+        );
         store.close().await;
         // Every token request from now on waits `latency_ms` at the emulator.
         admin(
@@ -540,7 +570,7 @@ fn parent(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
     let mut summaries = Vec::new();
     for &(cap, order) in &options.variants {
-        for run in 1..=options.runs {
+        for run in options.first_run..options.first_run + options.runs {
             let summary = runtime.block_on(one_run(
                 &options,
                 &emulator,
@@ -681,6 +711,15 @@ async fn one_run(
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut arrivals = emulator.token_requests.lock().unwrap().clone();
     arrivals.sort_by(f64::total_cmp);
+    let _ = std::fs::write(
+        options
+            .dir
+            .join(format!("arrivals-cap{cap}-{order:?}-run{run}.txt")),
+        arrivals
+            .iter()
+            .map(|at| format!("{:.6}\n", at - started_at))
+            .collect::<String>(),
+    );
 
     // 4. What happened.
     let started_floor = started_at.floor() as i64;
