@@ -824,6 +824,73 @@ async fn the_token_index_serves_valid_tokens_and_sees_other_stores_writes() {
     assert_eq!(found.expires_at, now + 7200);
 }
 
+#[tokio::test]
+async fn the_audit_trail_does_not_empty_the_token_index_and_records_the_last_use() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open_at(&db_path(&dir)).await;
+    let app = store
+        .apps()
+        .add(&new_app("a", "c", None))
+        .await
+        .expect("app");
+    let now = now_unix();
+    let mut ids = Vec::new();
+    for name in ["alice", "bob"] {
+        let id = store
+            .tokens()
+            .save(
+                &app.id,
+                &identity(name),
+                &tokens(&format!("at-{name}"), Some("rt"), GRAPH, now + 3600),
+                AccountSource::SignIn,
+            )
+            .await
+            .expect("save");
+        ids.push(id);
+    }
+    for id in &ids {
+        store
+            .valid_access_token(id, None, now, 0)
+            .await
+            .expect("lookup")
+            .expect("valid");
+    }
+    assert_eq!(store.indexed_accounts(), 2);
+    store
+        .audit()
+        .record_all(&[(
+            now,
+            AuditEvent {
+                account_id: Some(ids[0].clone()),
+                username: "alice@contoso.com".into(),
+                scopes: "User.Read".into(),
+                channel: Channel::Ipc,
+                peer: AuditPeer::default(),
+            },
+        )])
+        .await
+        .expect("audit");
+    store
+        .valid_access_token(&ids[0], None, now, 0)
+        .await
+        .expect("lookup")
+        .expect("valid");
+    assert_eq!(
+        store.indexed_accounts(),
+        2,
+        "the audit commit left the other account's tokens in memory"
+    );
+    let record = store
+        .accounts()
+        .list(None)
+        .await
+        .expect("accounts")
+        .into_iter()
+        .find(|record| record.id == ids[0])
+        .expect("the account");
+    assert_eq!(record.last_used_at, Some(now));
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())

@@ -108,7 +108,18 @@ impl<'a> Audit<'a> {
     /// Appends entries stamped with their own times in one transaction (the token service
     /// batches them, so handing out a token never waits for a disk flush).
     pub async fn record_all(&self, events: &[(i64, AuditEvent)]) -> Result<()> {
-        let mut transaction = self.store.inner.pool.begin().await.map_err(sql_error)?;
+        // On the index's own watch connection: SQLite's data_version moves only for commits
+        // of *other* connections, so the audit trail does not empty the token index (it did,
+        // after every batch, sending each token.get back to SQLite).
+        let mut watch = self.store.inner.watch.lock().await;
+        let Some(connection) = watch.as_mut() else {
+            return Err(Error::StoreIo {
+                message: "the store was closed".into(),
+            });
+        };
+        let mut transaction = sqlx::Connection::begin(connection)
+            .await
+            .map_err(sql_error)?;
         for (at, event) in events {
             sqlx::query(
                 "INSERT INTO audit_log (at, account_id, username, scopes, channel, peer_pid, \

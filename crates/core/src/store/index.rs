@@ -10,7 +10,8 @@
 //! [`TokenIndex::forget`] / [`TokenIndex::clear`]), and before each lookup the store reads
 //! `PRAGMA data_version` on a connection of its own: SQLite changes that number whenever any
 //! other connection, in this process or another, commits. A changed number empties the index.
-//! That pragma reads the WAL index in shared memory, not a table.
+//! That pragma reads the WAL index in shared memory, not a table. The audit trail commits on
+//! that same connection, so handing out tokens does not empty the index.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
