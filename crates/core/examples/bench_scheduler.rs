@@ -73,6 +73,13 @@ fn username(index: usize) -> String {
     format!("user{index:05}@{DOMAIN}")
 }
 
+/// The 1-, 5- and 15-minute load averages (other work on the machine shows here).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 /// A field of /proc/self/status in KiB (`VmHWM`, `VmRSS`).
 fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -604,6 +611,7 @@ async fn one_run(
     let n = options.accounts;
     let base = &emulator.base_url;
     // 2. Expiries spread over the window after the service's start.
+    let load_before = loadavg();
     let rewrite_started = unix_now();
     let start_at = (rewrite_started + options.lead).ceil();
     let anchor = start_at as i64;
@@ -691,6 +699,7 @@ async fn one_run(
         }
     }
     let stopped_after = unix_now() - started_at;
+    let load_after = loadavg();
     drop(stop.take());
     let mut memory = Value::Null;
     let mut newest: HashMap<String, (Option<i64>, Option<i64>)> = HashMap::new();
@@ -798,7 +807,8 @@ async fn one_run(
     println!(
         "\nrun {run}, cap {cap}/s, {order:?} order: service started {:.2} s after the planned \
          time ({:.2} s to start), margin {} s, jitter {} s, {} in flight at most; tokens expire \
-         {first_expiry:.0}..{last_expiry:.0} s after the start",
+         {first_expiry:.0}..{last_expiry:.0} s after the start; load average {load_before} before, \
+         {load_after} at the end",
         started_at - start_at,
         started["ready"].as_f64().unwrap_or(f64::NAN) - started_at,
         started["margin_s"],
@@ -844,12 +854,15 @@ async fn one_run(
     Ok(format!(
         "cap {cap:>3}/s {order:?}: in time {in_time}/{n}, late {} (median {} s, max {} s), never \
          {never}, within {} s {by_window}, all by {} s; max {max_in_second} token requests in any \
-         1 s ({busiest_second} in a whole second); VmHWM {hwm_mib:.1} MiB; `refreshed` events {}",
+         1 s ({busiest_second} in a whole second), {:.2}/s on average; TokenService::start {:.0} s; \
+         VmHWM {hwm_mib:.1} MiB; `refreshed` events {}; load {load_before} → {load_after}",
         late.len(),
         quantile(&late, 0.5),
         quantile(&late, 1.0),
         options.window,
         last_refresh - started_floor,
+        (arrivals.len().saturating_sub(1)) as f64 / span,
+        started["ready"].as_f64().unwrap_or(f64::NAN) - started_at,
         memory["events"]["refreshed"].as_u64().unwrap_or(0),
     ))
 }
