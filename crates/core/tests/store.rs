@@ -891,6 +891,183 @@ async fn the_audit_trail_does_not_empty_the_token_index_and_records_the_last_use
     assert_eq!(record.last_used_at, Some(now));
 }
 
+#[tokio::test]
+async fn an_account_is_found_by_home_account_id_first_then_the_first_saved_name_or_alias() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open_at(&db_path(&dir)).await;
+    let app = store
+        .apps()
+        .add(&new_app("a", "c", None))
+        .await
+        .expect("app");
+    let other = store
+        .apps()
+        .add(&new_app("b", "d", None))
+        .await
+        .expect("other app");
+    let now = now_unix();
+    let save = |app_id: String, identity: AccountIdentity| {
+        let store = store.clone();
+        async move {
+            store
+                .tokens()
+                .save(
+                    &app_id,
+                    &identity,
+                    &tokens("at", Some("rt"), GRAPH, now + 3600),
+                    AccountSource::SignIn,
+                )
+                .await
+                .expect("save")
+        }
+    };
+    // Saved first: an account whose username is another's home account id.
+    let mut odd = identity("odd");
+    odd.username = "carol-oid.tenant-1".into();
+    let odd_id = save(app.id.clone(), odd).await;
+    let carol_id = save(app.id.clone(), identity("carol")).await;
+    let elsewhere_id = save(other.id.clone(), identity("dave")).await;
+    store
+        .accounts()
+        .set_alias(&carol_id, Some("cc"))
+        .await
+        .expect("alias");
+    let found = |name: &'static str, app_id: String| {
+        let store = store.clone();
+        async move {
+            store
+                .accounts()
+                .find(&app_id, name)
+                .await
+                .expect("find")
+                .map(|record| record.id)
+        }
+    };
+    assert_eq!(
+        found("carol-oid.tenant-1", app.id.clone()).await,
+        Some(carol_id.clone()),
+        "the home account id wins over an earlier username"
+    );
+    assert_eq!(
+        found("CAROL@contoso.com", app.id.clone()).await,
+        Some(carol_id.clone())
+    );
+    assert_eq!(found("cc", app.id.clone()).await, Some(carol_id.clone()));
+    assert_eq!(
+        found("odd-oid.tenant-1", app.id.clone()).await,
+        Some(odd_id)
+    );
+    assert_eq!(
+        found("dave@contoso.com", app.id.clone()).await,
+        None,
+        "another app's"
+    );
+    assert_eq!(
+        found("cc", other.id.clone()).await,
+        None,
+        "an alias of another app's"
+    );
+    assert_eq!(
+        found("dave-oid.tenant-1", other.id.clone()).await,
+        Some(elsewhere_id)
+    );
+}
+
+fn handed_out(account_id: &str, pid: i32, scopes: &str) -> AuditEvent {
+    AuditEvent {
+        account_id: Some(account_id.to_owned()),
+        username: "alice@contoso.com".into(),
+        scopes: scopes.into(),
+        channel: Channel::Ipc,
+        peer: AuditPeer {
+            pid: Some(pid),
+            uid: Some(1000),
+            exe: Some("/usr/bin/msmtp".into()),
+        },
+    }
+}
+
+#[tokio::test]
+async fn identical_hand_outs_in_one_batch_are_one_audit_row_counting_them() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open_at(&db_path(&dir)).await;
+    let now = now_unix();
+    let mut batch = Vec::new();
+    for second in 0..1000 {
+        batch.push((now + second % 7, handed_out("acct", 41, "Mail.Read")));
+    }
+    batch.push((now, handed_out("acct", 42, "Mail.Read")));
+    batch.push((now + 1, handed_out("acct", 41, "User.Read")));
+    batch.push((now + 2, handed_out("acct", 41, "Mail.Read")));
+    store.audit().record_all(&batch).await.expect("audit");
+
+    let recent = store.audit().recent(10).await.expect("recent");
+    let rows: Vec<(Option<i32>, &str, i64, i64)> = recent
+        .iter()
+        .map(|row| {
+            (
+                row.event.peer.pid,
+                row.event.scopes.as_str(),
+                row.times,
+                row.at,
+            )
+        })
+        .collect();
+    // Newest first: in the order each first appeared, reversed.
+    assert_eq!(
+        rows,
+        vec![
+            (Some(41), "User.Read", 1, now + 1),
+            (Some(42), "Mail.Read", 1, now),
+            (Some(41), "Mail.Read", 1001, now + 6),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_audit_batch_waits_for_another_writer_then_lands() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = db_path(&dir);
+    let store = open_at(&path).await;
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("another connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .expect("the other connection takes the write lock");
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .audit()
+                .record_all(&[(now_unix(), handed_out("acct", 7, "Mail.Read"))])
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !writer.is_finished(),
+        "the batch went on while the lock was held"
+    );
+    // Lookups go on meanwhile: the watch connection is not held while the batch waits.
+    assert!(
+        store
+            .valid_access_token("acct", None, now_unix(), 0)
+            .await
+            .expect("a lookup during the wait")
+            .is_none()
+    );
+    sqlx::query("COMMIT")
+        .execute(&mut other)
+        .await
+        .expect("commit");
+    writer.await.expect("joined").expect("the batch landed");
+    let recent = store.audit().recent(10).await.expect("recent");
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].event.peer.pid, Some(7));
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())

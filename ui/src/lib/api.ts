@@ -159,7 +159,10 @@ export interface LoginChallenge {
 export type AuditChannel = "ipc" | "http" | "app" | "cli";
 
 export interface AuditEntry {
+  /** When the last of `times` identical hand-outs happened. */
   at: number;
+  /** How many identical hand-outs this entry counts (the service merges repeats). */
+  times: number;
   account: string;
   app?: string;
   scopes: string[];

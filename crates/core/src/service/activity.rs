@@ -7,7 +7,9 @@ use crate::error::Result;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ActivityView {
+    /// When the last of `times` identical hand-outs happened (the audit log counts repeats).
     pub at: i64,
+    pub times: i64,
     pub account: String,
     /// The app the account signed in through; `None` once the account is gone.
     pub app: Option<String>,
@@ -54,6 +56,7 @@ impl TokenService {
             .take(limit as usize)
             .map(|record| ActivityView {
                 at: record.at,
+                times: record.times,
                 app: app_of(record.event.account_id.as_deref()),
                 account: record.event.username,
                 scopes: record

@@ -245,13 +245,15 @@ pub(super) fn shown_scopes(scopes: &Scopes, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// Writes audit entries in batches: a token handed out never waits for a disk flush. At
-/// most the last moment's entries are lost if the process is killed.
+/// Writes audit entries in batches: a token handed out never waits for the disk. At most the
+/// last moment's entries are lost if the process is killed (and, the audit connection
+/// committing without fsync, the last seconds' on a power cut).
 pub(super) async fn write_audit(
     store: Store,
     mut queue: mpsc::UnboundedReceiver<(i64, AuditEvent)>,
 ) {
     let mut batch = Vec::new();
+    let mut last_checkpoint = tokio::time::Instant::now();
     while let Some(first) = queue.recv().await {
         batch.push(first);
         // Gather what arrives in the next moment into the same transaction.
@@ -278,5 +280,14 @@ pub(super) async fn write_audit(
             );
         }
         batch.clear();
+        // The audit connection never checkpoints by itself (store/watch.rs), so a busy day of
+        // hand-outs and no other write would grow the WAL without end.
+        if last_checkpoint.elapsed() >= AUDIT_CHECKPOINT_EVERY {
+            store.checkpoint().await;
+            last_checkpoint = tokio::time::Instant::now();
+        }
     }
 }
+
+/// How often the audit writer copies the WAL into the database file while it writes.
+const AUDIT_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);

@@ -144,16 +144,21 @@ impl<'a> Accounts<'a> {
 
     /// The account of `app_id` named `name`: its username (any case), home account id or alias.
     pub async fn find(&self, app_id: &str, name: &str) -> Result<Option<AccountRecord>> {
+        // A home account id match first, else the first saved of the username and alias
+        // matches. Three indexed lookups: written as one `OR`, SQLite scanned every account
+        // of the app (20 ms at 10,000 accounts, on every refresh).
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM accounts WHERE app_id = ? \
-             AND (username_folded = ? OR home_account_id = ? OR alias = ?) \
-             ORDER BY home_account_id = ? DESC, rowid LIMIT 1"
+            "SELECT {COLUMNS} FROM accounts WHERE rowid = (SELECT row FROM ( \
+                 SELECT rowid AS row, 0 AS rank FROM accounts \
+                     WHERE app_id = ?1 AND home_account_id = ?2 \
+                 UNION ALL SELECT rowid, 1 FROM accounts \
+                     WHERE app_id = ?1 AND username_folded = ?3 \
+                 UNION ALL SELECT rowid, 1 FROM accounts WHERE alias = ?2 AND app_id = ?1 \
+             ) ORDER BY rank, row LIMIT 1)"
         ))
         .bind(app_id)
+        .bind(name)
         .bind(fold(name))
-        .bind(name)
-        .bind(name)
-        .bind(name)
         .fetch_optional(&self.store.inner.pool)
         .await
         .map_err(sql_error)?;

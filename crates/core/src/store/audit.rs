@@ -4,13 +4,18 @@
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
 use super::db::Store;
 use super::sql::sql_error;
+use super::watch::{AuditRow, AuditWrite};
 use crate::error::{Error, Result};
 use crate::token::now_unix;
 
 /// How a token left the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Channel {
     Ipc,
     Cli,
@@ -47,7 +52,7 @@ impl Channel {
 }
 
 /// The process on the other end of an IPC connection (from `SO_PEERCRED`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct AuditPeer {
     pub pid: Option<i32>,
     pub uid: Option<u32>,
@@ -55,7 +60,7 @@ pub struct AuditPeer {
 }
 
 /// One token handed out.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AuditEvent {
     pub account_id: Option<String>,
     pub username: String,
@@ -68,7 +73,9 @@ pub struct AuditEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
     pub id: i64,
+    /// When the last of `times` identical hand-outs happened.
     pub at: i64,
+    pub times: i64,
     pub event: AuditEvent,
 }
 
@@ -105,55 +112,49 @@ impl<'a> Audit<'a> {
         Ok(done.last_insert_rowid())
     }
 
-    /// Appends entries stamped with their own times in one transaction (the token service
-    /// batches them, so handing out a token never waits for a disk flush).
+    /// Appends entries stamped with their own times, in one transaction that also moves each
+    /// account's `last_used_at` forward (keep-alive and `accounts.list` read it). Identical
+    /// entries (same account, scopes, channel and peer) become one row counting them, stamped
+    /// with the last one's time: a script asking a thousand times a second leaves a handful of
+    /// rows, not a thousand. The token service batches entries, so handing out a token never
+    /// waits for the disk.
     pub async fn record_all(&self, events: &[(i64, AuditEvent)]) -> Result<()> {
-        // On the index's own watch connection: SQLite's data_version moves only for commits
-        // of *other* connections, so the audit trail does not empty the token index (it did,
-        // after every batch, sending each token.get back to SQLite).
-        let mut watch = self.store.inner.watch.lock().await;
-        let Some(connection) = watch.as_mut() else {
-            return Err(Error::StoreIo {
-                message: "the store was closed".into(),
-            });
-        };
-        let mut transaction = sqlx::Connection::begin(connection)
-            .await
-            .map_err(sql_error)?;
-        for (at, event) in events {
-            sqlx::query(
-                "INSERT INTO audit_log (at, account_id, username, scopes, channel, peer_pid, \
-                 peer_uid, peer_exe) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(at)
-            .bind(&event.account_id)
-            .bind(&event.username)
-            .bind(&event.scopes)
-            .bind(event.channel.as_str())
-            .bind(event.peer.pid)
-            .bind(event.peer.uid.map(i64::from))
-            .bind(&event.peer.exe)
-            .execute(&mut *transaction)
-            .await
-            .map_err(sql_error)?;
-            // Keep-alive and `accounts.list` read when an account was last used.
-            sqlx::query(
-                "UPDATE accounts SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?",
-            )
-            .bind(at)
-            .bind(&event.account_id)
-            .execute(&mut *transaction)
-            .await
-            .map_err(sql_error)?;
+        let rows = coalesce(events);
+        if rows.is_empty() {
+            return Ok(());
         }
-        transaction.commit().await.map_err(sql_error)
+        let rows = Arc::new(rows);
+        let waited = std::time::Instant::now();
+        loop {
+            let store = self.store.clone();
+            let batch = Arc::clone(&rows);
+            let written =
+                tokio::task::spawn_blocking(move || store.inner.watch.write_audit(&batch))
+                    .await
+                    .map_err(|error| Error::StoreIo {
+                        message: format!("the audit writer failed: {error}"),
+                    })??;
+            match written {
+                AuditWrite::Written => return Ok(()),
+                AuditWrite::Busy if waited.elapsed() < self.store.inner.watch.busy_timeout() => {
+                    tokio::time::sleep(AUDIT_BUSY_RETRY).await;
+                }
+                AuditWrite::Busy => {
+                    return Err(Error::StoreIo {
+                        message: "the store stayed locked by another writer; audit entries \
+                                  were not written"
+                            .into(),
+                    });
+                }
+            }
+        }
     }
 
     /// The newest `limit` entries, newest first.
     pub async fn recent(&self, limit: u32) -> Result<Vec<AuditRecord>> {
         let rows = sqlx::query(
-            "SELECT id, at, account_id, username, scopes, channel, peer_pid, peer_uid, peer_exe \
-             FROM audit_log ORDER BY id DESC LIMIT ?",
+            "SELECT id, at, times, account_id, username, scopes, channel, peer_pid, peer_uid, \
+             peer_exe FROM audit_log ORDER BY id DESC LIMIT ?",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.store.inner.pool)
@@ -169,6 +170,7 @@ fn read_row(row: &SqliteRow) -> Result<AuditRecord> {
     Ok(AuditRecord {
         id: row.try_get("id").map_err(sql_error)?,
         at: row.try_get("at").map_err(sql_error)?,
+        times: row.try_get("times").map_err(sql_error)?,
         event: AuditEvent {
             account_id: row.try_get("account_id").map_err(sql_error)?,
             username: row.try_get("username").map_err(sql_error)?,
@@ -181,4 +183,31 @@ fn read_row(row: &SqliteRow) -> Result<AuditRecord> {
             },
         },
     })
+}
+
+/// How long an audit batch waits before trying again while another connection writes.
+const AUDIT_BUSY_RETRY: Duration = Duration::from_millis(20);
+
+/// One row per distinct entry, in the order each first appeared, counting its repeats.
+fn coalesce(events: &[(i64, AuditEvent)]) -> Vec<AuditRow> {
+    let mut rows: Vec<AuditRow> = Vec::new();
+    let mut seen: HashMap<&AuditEvent, usize> = HashMap::new();
+    for (at, event) in events {
+        match seen.get(event) {
+            Some(&index) => {
+                let row = &mut rows[index];
+                row.times += 1;
+                row.at = row.at.max(*at);
+            }
+            None => {
+                seen.insert(event, rows.len());
+                rows.push(AuditRow {
+                    at: *at,
+                    times: 1,
+                    event: event.clone(),
+                });
+            }
+        }
+    }
+    rows
 }

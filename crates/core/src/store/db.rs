@@ -34,6 +34,7 @@ use super::index::TokenIndex;
 use super::key::{DataKey, KeyringSlot, derive_from_passphrase, new_salt};
 use super::seal::Sealer;
 use super::sql::{io_error, sql_error};
+use super::watch::Watch;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -147,10 +148,8 @@ pub(crate) struct Inner {
     /// Names this open store in `refresh_leases`.
     pub(crate) holder: String,
     pub(crate) index: TokenIndex,
-    /// A connection of its own for `PRAGMA data_version`, which changes when any other
-    /// connection (another process or this pool) commits.
-    /// `None` once [`Store::close`] ran.
-    pub(crate) watch: tokio::sync::Mutex<Option<SqliteConnection>>,
+    /// The index's change check and the audit batches (see `watch`).
+    pub(crate) watch: Watch,
     pub(crate) refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -211,9 +210,7 @@ impl Store {
         let sealer = unlock(&pool, &store_id, options.key).await?;
         drop(open_lock);
 
-        let watch = SqliteConnection::connect_with(&connect)
-            .await
-            .map_err(|error| open_error(&path, error))?;
+        let watch = Watch::open(&path, options.busy_timeout)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 pool,
@@ -222,7 +219,7 @@ impl Store {
                 store_id,
                 holder: super::holder::new_holder(),
                 index: TokenIndex::default(),
-                watch: tokio::sync::Mutex::new(Some(watch)),
+                watch,
                 refresh_locks: Mutex::new(HashMap::new()),
             }),
         })
@@ -247,6 +244,17 @@ impl Store {
         &self.inner.sealer
     }
 
+    /// Copies what it can of the WAL into the database file without waiting for readers or
+    /// writers (`PRAGMA wal_checkpoint(PASSIVE)`); failures are only logged.
+    pub(crate) async fn checkpoint(&self) {
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&self.inner.pool)
+            .await
+        {
+            tracing::debug!("passive checkpoint failed: {error}");
+        }
+    }
+
     /// Copies the WAL into the database file and closes every connection. Every clone of this
     /// store is unusable afterwards. (SQLite would checkpoint when the last connection closes,
     /// but connections closing at once can each think another is still open.)
@@ -255,9 +263,7 @@ impl Store {
             .execute(&self.inner.pool)
             .await;
         self.inner.pool.close().await;
-        if let Some(watch) = self.inner.watch.lock().await.take() {
-            let _ = watch.close().await;
-        }
+        self.inner.watch.close();
     }
 
     /// Moves a corrupt or foreign store file (and its `-wal`/`-shm`) to

@@ -8,10 +8,11 @@
 //!
 //! Freshness: the index is dropped on every write made through this `Store` (the writers call
 //! [`TokenIndex::forget`] / [`TokenIndex::clear`]), and before each lookup the store reads
-//! `PRAGMA data_version` on a connection of its own: SQLite changes that number whenever any
-//! other connection, in this process or another, commits. A changed number empties the index.
-//! That pragma reads the WAL index in shared memory, not a table. The audit trail commits on
-//! that same connection, so handing out tokens does not empty the index.
+//! `PRAGMA data_version` on its watch connection (`watch`): SQLite changes that number
+//! whenever any other connection, in this process or another, commits. A changed number
+//! empties the index. That pragma reads the WAL index in shared memory, not a table, on the
+//! caller's thread. The audit trail commits on that same connection, so handing out tokens
+//! does not empty the index.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -96,7 +97,7 @@ impl Store {
         now: i64,
         margin_secs: i64,
     ) -> Result<Option<CachedToken>> {
-        let version = self.data_version().await?;
+        let version = self.inner.watch.data_version()?;
         let index = &self.inner.index;
         let cached = index.with(|state| {
             if state.data_version != Some(version) {
@@ -149,19 +150,6 @@ impl Store {
     /// How many accounts the index holds now.
     pub fn indexed_accounts(&self) -> usize {
         self.inner.index.len()
-    }
-
-    async fn data_version(&self) -> Result<i64> {
-        let mut watch = self.inner.watch.lock().await;
-        let Some(connection) = watch.as_mut() else {
-            return Err(Error::StoreIo {
-                message: "the store was closed".into(),
-            });
-        };
-        sqlx::query_scalar("PRAGMA data_version")
-            .fetch_one(connection)
-            .await
-            .map_err(sql_error)
     }
 
     async fn load_index_entries(&self, account_id: &str) -> Result<Vec<IndexedToken>> {

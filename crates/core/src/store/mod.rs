@@ -1,4 +1,4 @@
-//! The token store: one SQLite database (through sqlx) holding app registrations, accounts,
+//! The token store: one SQLite database (through sqlx, plus one rusqlite connection) holding app registrations, accounts,
 //! tokens, pending sign-ins and the audit log, with every secret sealed under a data key kept
 //! in the OS keyring (or derived from a passphrase the user chose).
 //!
@@ -11,6 +11,7 @@
 //! - [`apps`], [`accounts`], [`tokens`], [`pending`], [`audit`]: one repository per table,
 //!   reached as `store.apps()`, `store.accounts()`, ...
 //! - `index`: [`Store::valid_access_token`], the in-memory index of sealed access tokens.
+//! - `watch`: the blocking connection behind the index's change check and the audit batches.
 //! - `backend`: [`StoreBackend`], the store as a [`crate::backend::TokenBackend`].
 //! - [`transfer`]: [`import_token_file`] and [`export_token_file`], python-o365 / MSAL token
 //!   files in and out (whole accounts through [`crate::backend::FileBackend`]; an import is one
@@ -42,6 +43,7 @@ pub mod settings;
 mod sql;
 pub mod tokens;
 pub mod transfer;
+mod watch;
 
 pub use backend::{LEASE_TTL_SECS, LEASE_WAIT, StoreBackend};
 pub use db::{APPLICATION_ID, KeySource, Store, StoreOptions, default_path};

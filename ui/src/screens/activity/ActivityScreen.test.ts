@@ -16,8 +16,8 @@ afterEach(() => {
   vi.useRealTimers();
 });
 const entries: AuditEntry[] = [
-  { at: now - 30, account: "adele@contoso.com", app: "contoso", scopes: ["Mail.Read"], channel: "ipc", pid: 1234, uid: 1000, exe: "/usr/bin/msmtp" },
-  { at: now - 7200, account: "megan@contoso.com", scopes: ["User.Read"], channel: "http", pid: null, uid: 1000, exe: null },
+  { at: now - 30, times: 1, account: "adele@contoso.com", app: "contoso", scopes: ["Mail.Read"], channel: "ipc", pid: 1234, uid: 1000, exe: "/usr/bin/msmtp" },
+  { at: now - 7200, times: 3, account: "megan@contoso.com", scopes: ["User.Read"], channel: "http", pid: null, uid: 1000, exe: null },
 ];
 
 async function setup(transport = new FakeTransport({ audit: entries, accounts: [sampleAccount(), sampleAccount({ username: "megan@contoso.com" })] })) {
@@ -37,6 +37,8 @@ describe("ActivityScreen", () => {
     expect(first.getByTestId("activity-exe").textContent).toBe("msmtp");
     expect(first.getByTestId("activity-exe").getAttribute("title")).toBe("/usr/bin/msmtp");
     expect(first.getByTestId("activity-pid").textContent).toBe("pid 1234");
+    expect(first.queryByTestId("activity-times")).toBeNull();
+    expect(within(rows[1] as HTMLElement).getByTestId("activity-times").textContent?.trim()).toBe("×3");
     expect(rows[0]?.textContent).toContain("adele@contoso.com");
     expect(rows[0]?.textContent).toContain("Mail.Read");
     expect(rows[0]?.textContent).toContain("IPC socket");
