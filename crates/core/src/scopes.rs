@@ -153,6 +153,15 @@ impl Scopes {
         wanted.iter().all(|scope| self.contains(scope))
     }
 
+    /// Whether these scopes cover every scope of `wanted` that grants access: OpenID Connect
+    /// scopes (`openid`, `profile`, ...) are not in access tokens and are left out.
+    pub fn covers_access(&self, wanted: &Scopes) -> bool {
+        wanted
+            .iter()
+            .filter(|scope| !is_oidc_scope(scope))
+            .all(|scope| self.contains(scope))
+    }
+
     /// The `scope` parameter of an OAuth request: space-separated.
     pub fn to_request_string(&self) -> String {
         self.0.join(" ")
@@ -367,6 +376,20 @@ mod tests {
 
     fn expand(items: &[&str]) -> Result<Vec<String>> {
         expand_scopes(items, HelperTable::Graph, GRAPH).map(|scopes| scopes.as_slice().to_vec())
+    }
+
+    #[test]
+    fn access_cover_ignores_openid_connect_scopes_and_case() {
+        let held = Scopes::from_granted("https://graph.microsoft.com/Mail.Read User.Read");
+        let wanted = |text: &str| Scopes::from_granted(text);
+        assert!(held.covers_access(&wanted("openid profile offline_access user.read")));
+        assert!(held.covers_access(&wanted("openid")));
+        assert!(held.covers_access(&wanted("")));
+        assert!(!held.covers_access(&wanted("openid Mail.Send")));
+        assert!(
+            !held.covers(&wanted("openid User.Read")),
+            "covers counts every scope"
+        );
     }
 
     #[test]

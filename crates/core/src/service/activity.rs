@@ -30,7 +30,7 @@ impl TokenService {
         account: Option<&str>,
     ) -> Result<Vec<ActivityView>> {
         let record_id = match account {
-            Some(name) => Some(self.resolve(Some(name)).await?.1.id),
+            Some(name) => Some(self.resolve(Some(name)).await?.1.id.clone()),
             None => None,
         };
         // Read more than asked when filtering, so a busy other account does not hide this one.

@@ -3,6 +3,7 @@
 //! in through two apps; no name means the only account there is.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -14,14 +15,14 @@ use crate::store::apps::AppRegistration;
 /// (or a name is not found, in case another process added it).
 #[derive(Debug, Default)]
 pub(crate) struct Directory {
-    pub(crate) accounts: Vec<AccountRecord>,
+    pub(crate) accounts: Vec<Arc<AccountRecord>>,
     pub(crate) apps: HashMap<String, AppRegistration>,
 }
 
 impl Directory {
     pub(crate) fn new(accounts: Vec<AccountRecord>, apps: Vec<AppRegistration>) -> Self {
         Directory {
-            accounts,
+            accounts: accounts.into_iter().map(Arc::new).collect(),
             apps: apps.into_iter().map(|app| (app.id.clone(), app)).collect(),
         }
     }
@@ -40,14 +41,14 @@ impl Directory {
     }
 
     /// The one account `name` means; `None` = the only account.
-    pub(crate) fn resolve(&self, name: Option<&str>) -> Result<&AccountRecord> {
+    pub(crate) fn resolve(&self, name: Option<&str>) -> Result<&Arc<AccountRecord>> {
         let name = name.map(str::trim).filter(|name| !name.is_empty());
         let (app, wanted) = match name.and_then(|name| name.split_once('/')) {
             Some((app, rest)) if self.app_by_name(app).is_some() => (Some(app), Some(rest)),
             _ => (None, name),
         };
         let app_id = app.and_then(|app| self.app_by_name(app)).map(|app| &app.id);
-        let matches: Vec<&AccountRecord> = self
+        let matches: Vec<&Arc<AccountRecord>> = self
             .accounts
             .iter()
             .filter(|record| app_id.is_none_or(|id| &record.app_id == id))

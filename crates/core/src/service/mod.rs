@@ -395,16 +395,16 @@ impl TokenService {
     async fn resolve(
         &self,
         name: Option<&str>,
-    ) -> Result<(Arc<Directory>, crate::store::accounts::AccountRecord)> {
+    ) -> Result<(Arc<Directory>, Arc<crate::store::accounts::AccountRecord>)> {
         let directory = self.directory().await?;
         match directory.resolve(name) {
             Ok(record) => {
-                let record = record.clone();
+                let record = Arc::clone(record);
                 Ok((directory, record))
             }
             Err(Error::NoAccount { .. }) => {
                 let directory = self.reload_directory().await?;
-                let record = directory.resolve(name)?.clone();
+                let record = Arc::clone(directory.resolve(name)?);
                 Ok((directory, record))
             }
             Err(error) => Err(error),

@@ -138,10 +138,13 @@ impl TokenService {
             peer,
         };
         let _ = self.inner.audit.send((now, event));
-        lock(&self.inner.latest)
-            .entry(record.id.clone())
-            .or_default()
-            .used_at = Some(now);
+        {
+            let mut latest = lock(&self.inner.latest);
+            match latest.get_mut(&record.id) {
+                Some(known) => known.used_at = Some(now),
+                None => latest.entry(record.id.clone()).or_default().used_at = Some(now),
+            }
+        }
         if self.inner.events.receiver_count() > 0 {
             self.emit(serde_json::json!({
                 "event": "token_issued",

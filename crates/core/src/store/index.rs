@@ -15,7 +15,7 @@
 //! does not empty the index.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use sqlx::Row;
 
@@ -38,7 +38,7 @@ struct IndexedToken {
 #[derive(Debug, Default)]
 struct State {
     data_version: Option<i64>,
-    accounts: HashMap<String, Vec<IndexedToken>>,
+    accounts: HashMap<String, Arc<[IndexedToken]>>,
 }
 
 #[derive(Debug, Default)]
@@ -104,33 +104,27 @@ impl Store {
                 state.accounts.clear();
                 state.data_version = Some(version);
             }
-            state.accounts.get(account_id).cloned()
+            state.accounts.get(account_id).map(Arc::clone)
         });
         let entries = match cached {
             Some(entries) => entries,
             None => {
-                let entries = self.load_index_entries(account_id).await?;
+                let entries: Arc<[IndexedToken]> =
+                    self.load_index_entries(account_id).await?.into();
                 index.with(|state| {
                     if state.data_version == Some(version) {
                         state
                             .accounts
-                            .insert(account_id.to_owned(), entries.clone());
+                            .insert(account_id.to_owned(), Arc::clone(&entries));
                     }
                 });
                 entries
             }
         };
-        let wanted = scopes
-            .filter(|wanted| !wanted.is_empty())
-            .map(|wanted| wanted.clone().without_oidc_scopes());
         let best = entries
             .iter()
             .filter(|entry| entry.expires_at > now.saturating_add(margin_secs))
-            .filter(|entry| {
-                wanted
-                    .as_ref()
-                    .is_none_or(|wanted| entry.scopes.covers(wanted))
-            })
+            .filter(|entry| scopes.is_none_or(|wanted| entry.scopes.covers_access(wanted)))
             .max_by_key(|entry| entry.expires_at);
         let Some(best) = best else {
             return Ok(None);
