@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use entra_emulator::Emulator;
 use entra_emulator::config::{EmulatorConfig, ResourceConfig};
 use entra_emulator::sandbox::{
     DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CONFIDENTIAL_CLIENT_ID, DEMO_PASSWORD, DEMO_TENANT_ID,
     DEMO_USERNAME,
 };
-use serde_json::Value;
+use entra_emulator::{Emulator, Fault};
+use serde_json::{Value, json};
 
 // The project's scripted browser for the emulator's pages (crates/core's test support).
 #[path = "../../core/tests/support/browser.rs"]
@@ -213,16 +213,17 @@ struct Service {
 
 impl Service {
     fn start() -> Service {
+        Service::start_with(emulator_config())
+    }
+
+    fn start_with(config: EmulatorConfig) -> Service {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let emulator = runtime
-            .block_on(Emulator::start(
-                emulator_config(),
-                "127.0.0.1:0".parse().unwrap(),
-            ))
+            .block_on(Emulator::start(config, "127.0.0.1:0".parse().unwrap()))
             .unwrap();
         let home = Home::new();
         let daemon = Command::new(DAEMON)
@@ -1116,4 +1117,118 @@ fn secret_prompts_hide_what_is_typed_and_restore_the_terminal_even_on_ctrl_c() {
     assert!(child.wait().unwrap().success());
     assert!(echo_is_on(&terminal));
     service.run(&["login", "--app-only", "--app", "robot"]).ok();
+}
+
+/// One JSON-RPC call on the daemon's socket, as a script would make it.
+fn rpc(socket: &Path, method: &str, params: Value) -> Value {
+    use std::io::{BufRead, BufReader};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    let request = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+    stream.write_all(format!("{request}\n").as_bytes()).unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    let answer: Value = serde_json::from_str(&line).unwrap();
+    assert!(answer.get("error").is_none(), "{method}: {answer}");
+    answer["result"].clone()
+}
+
+/// The daemon's event stream (`events.subscribe`), read on a thread of its own.
+fn subscribe(socket: &Path) -> std::sync::mpsc::Receiver<Value> {
+    use std::io::{BufRead, BufReader};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"events.subscribe\"}\n")
+        .unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { return };
+            let Ok(message) = serde_json::from_str::<Value>(&line) else {
+                return;
+            };
+            if message["method"] == "event" && sender.send(message["params"].clone()).is_err() {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+fn next_event(events: &std::sync::mpsc::Receiver<Value>, name: &str, seconds: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(event) if event["event"] == name => return event,
+            Ok(_) => {}
+            Err(error) => panic!("no `{name}` event within {seconds} s: {error}"),
+        }
+    }
+}
+
+#[test]
+fn the_daemon_keeps_an_account_fresh_through_throttling_outages_and_timeouts_until_revoked() {
+    // Tokens live eight seconds: the daemon refreshes each halfway through its life.
+    let mut config = emulator_config();
+    config.lifetimes.access_token_seconds = 8;
+    let service = Service::start_with(config);
+    service.add_demo_app();
+    service.sign_in_demo();
+    let socket = service.home.socket();
+    let settings = rpc(&socket, "settings.set", json!({ "request_timeout_s": 2 }));
+    assert_eq!(settings["request_timeout_s"], 2, "{settings}");
+    let events = subscribe(&socket);
+    next_event(&events, "refreshed", 30);
+
+    // The next refreshes meet a 429 (Retry-After: 1), a 503 and an answer slower than the
+    // timeout, in turn; the daemon's default backoff is 5 s, then 10 s.
+    let emulator = service.emulator.as_ref().unwrap();
+    let control = emulator.control();
+    let token_path = format!("/{DEMO_TENANT_ID}/oauth2/v2.0/token");
+    for mut fault in [
+        Fault::throttle(1, 1),
+        Fault::status(1, 503),
+        Fault::latency(1, Duration::from_secs(4)),
+    ] {
+        fault.path_prefix = Some(token_path.clone());
+        control.inject(fault);
+    }
+    let codes: Vec<String> = (0..3)
+        .map(|_| {
+            let retry = next_event(&events, "retry_scheduled", 30);
+            assert_eq!(
+                retry["account"],
+                format!("sandbox/{DEMO_USERNAME}"),
+                "{retry}"
+            );
+            retry["code"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(codes, ["throttled", "transient", "transient"]);
+    let refreshed = next_event(&events, "refreshed", 30);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(refreshed["expires_at"].as_i64() > Some(now), "{refreshed}");
+    let token = service.run(&["token", "--format", "json"]).ok().json();
+    assert!(token["expires_at"].as_i64() > Some(now), "{token}");
+
+    // A revoked grant: the person is told once, and the daemon stops asking.
+    control.revoke_refresh_tokens(DEMO_USERNAME).unwrap();
+    let attention = next_event(&events, "needs_attention", 30);
+    assert_eq!(attention["code"], "needs_sign_in", "{attention}");
+    let refreshes = || {
+        control
+            .stats()
+            .grant_types
+            .get("refresh_token")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = refreshes();
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(refreshes(), before, "no refresh after the grant died");
+    let accounts = service.run(&["accounts", "--json"]).ok().json();
+    assert_eq!(accounts[0]["status"], "needs_sign_in", "{accounts}");
 }

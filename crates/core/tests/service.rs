@@ -1576,11 +1576,12 @@ async fn next_event(events: &mut Client, name: &str, seconds: u64) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_scheduler_refreshes_before_expiry_through_throttling_outages_and_timeouts() {
-    // Tokens live an hour; a margin of all but three seconds makes each one due at once.
+    // Tokens live eight seconds, less than twice the default margin: each is refreshed
+    // halfway through its life.
+    let mut config = emulator_config();
+    config.lifetimes.access_token_seconds = 8;
     let mut options = ServiceOptions {
         scheduler: SchedulerConfig {
-            margin: Duration::from_secs(3600 - 3),
-            jitter: Duration::ZERO,
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(2),
             ..SchedulerConfig::default()
@@ -1589,7 +1590,7 @@ async fn the_scheduler_refreshes_before_expiry_through_throttling_outages_and_ti
     };
     options.connection.http.timeout = Duration::from_secs(2);
     options.connection.request_retries = 0;
-    let harness = Harness::start_with_options(emulator_config(), options).await;
+    let harness = Harness::start_with_options(config, options).await;
     let mut client = harness.with_accounts(&[DEMO_USERNAME]).await;
     let signed_in = client.ok("accounts.list", json!({})).await[0]["expires_at"]
         .as_i64()

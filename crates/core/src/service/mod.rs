@@ -45,6 +45,7 @@ use crate::connection::{Connection, ConnectionSettings};
 use crate::error::{Error, Result};
 use crate::flows::FlowKind;
 use crate::store::audit::AuditEvent;
+use crate::store::settings::DEFAULT_REQUEST_TIMEOUT_S;
 use crate::store::{Store, StoreBackend};
 use crate::token::now_unix;
 
@@ -143,7 +144,9 @@ impl TokenService {
         let service = TokenService { inner };
         tokio::spawn(tokens::write_audit(store.clone(), audit_queue));
         if let Some(settings) = store.settings().stored().await? {
-            service.apply_settings(&settings, settings.proxy_url.is_some());
+            let network = settings.proxy_url.is_some()
+                || settings.request_timeout_s != DEFAULT_REQUEST_TIMEOUT_S;
+            service.apply_settings(&settings, network);
         }
         service.forward_scheduler_events();
         service.track_all().await?;

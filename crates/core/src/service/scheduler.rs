@@ -275,7 +275,16 @@ impl Run {
             } else {
                 0
             };
-            tracked.expires_at - margin - jitter
+            // A token living less than twice that (a tenant's short token lifetime policy)
+            // would be due the moment it arrived and refreshed in a loop: refresh it halfway
+            // through its life instead.
+            let lifetime = tracked.expires_at - tracked.last_refreshed_at;
+            let early = if lifetime > 0 {
+                (margin + jitter).min(lifetime / 2)
+            } else {
+                margin + jitter
+            };
+            tracked.expires_at - early
         } else {
             tracked.last_refreshed_at + seconds(self.config.keep_alive)
         };
@@ -527,6 +536,29 @@ mod tests {
         );
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert_eq!(calls(&recorder, "alice"), [1800]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_shorter_lived_than_twice_the_margin_is_refreshed_at_half_life_not_in_a_loop() {
+        let clock_for_script = Arc::new(Mutex::new(None::<Arc<TestClock>>));
+        let inner = clock_for_script.clone();
+        // Every refresh gets a token for 120 s; margin and jitter are 5 and 1 minutes.
+        let config = SchedulerConfig {
+            jitter: Duration::from_secs(60),
+            ..SchedulerConfig::default()
+        };
+        let (scheduler, recorder, clock) = start(
+            config,
+            Box::new(move |_, _| {
+                Ok(inner.lock().unwrap().as_ref().map(|c| c.now()).unwrap_or(0) + 120)
+            }),
+        );
+        *clock_for_script.lock().unwrap() = Some(clock.clone());
+        scheduler.track(tracked("alice", 120, &clock));
+        tokio::time::sleep(Duration::from_secs(59)).await;
+        assert!(calls(&recorder, "alice").is_empty(), "not before half-life");
+        tokio::time::sleep(Duration::from_secs(60 * 3 + 2)).await;
+        assert_eq!(calls(&recorder, "alice"), [60, 120, 180, 240]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -29,9 +29,15 @@ pub struct Settings {
     /// A proxy that needs a password is set up in the daemon's configuration instead, where
     /// the password can stay out of this unsealed document.
     pub proxy_url: Option<String>,
+    /// A request to Microsoft that has not been answered in this long fails (and is retried
+    /// as a transient failure).
+    pub request_timeout_s: u64,
     /// Clear a copied token from the clipboard after this long; `None` keeps it.
     pub clipboard_clear_s: Option<u64>,
 }
+
+/// python-o365 and reqwest leave requests without a limit; a minute covers a slow proxy.
+pub const DEFAULT_REQUEST_TIMEOUT_S: u64 = 60;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -42,6 +48,7 @@ impl Default for Settings {
             start_at_login: false,
             notifications: true,
             proxy_url: None,
+            request_timeout_s: DEFAULT_REQUEST_TIMEOUT_S,
             clipboard_clear_s: Some(30),
         }
     }
@@ -59,6 +66,7 @@ pub struct SettingsChange {
     pub notifications: Option<bool>,
     #[serde(default, deserialize_with = "present")]
     pub proxy_url: Option<Option<String>>,
+    pub request_timeout_s: Option<u64>,
     #[serde(default, deserialize_with = "present")]
     pub clipboard_clear_s: Option<Option<u64>>,
 }
@@ -110,6 +118,15 @@ impl Settings {
                 None | Some("") => None,
                 Some(url) => Some(check_proxy(url)?),
             };
+        }
+        if let Some(timeout) = change.request_timeout_s {
+            if !(2..=600).contains(&timeout) {
+                return Err(Error::invalid_input(
+                    "request_timeout_s",
+                    "must be between 2 seconds and 10 minutes",
+                ));
+            }
+            next.request_timeout_s = timeout;
         }
         if let Some(clear) = change.clipboard_clear_s {
             if clear.is_some_and(|seconds| !(1..=3600).contains(&seconds)) {
@@ -265,6 +282,14 @@ mod tests {
                 "proxy_url",
             ),
             (serde_json::json!({"proxy_url": "not a url"}), "proxy_url"),
+            (
+                serde_json::json!({"request_timeout_s": 1}),
+                "request_timeout_s",
+            ),
+            (
+                serde_json::json!({"request_timeout_s": 601}),
+                "request_timeout_s",
+            ),
         ] {
             match Settings::default().changed(&change(json.clone())) {
                 Err(Error::InvalidInput { what, .. }) => assert_eq!(what, field, "{json}"),
