@@ -815,6 +815,8 @@ async fn the_token_index_serves_valid_tokens_and_sees_other_stores_writes() {
         )
         .await
         .expect("save");
+    // Another process's commit reaches the index within a millisecond (store/watch.rs).
+    tokio::time::sleep(Duration::from_millis(2)).await;
     let found = store
         .valid_access_token(&account_id, None, now, 0)
         .await

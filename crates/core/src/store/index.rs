@@ -11,8 +11,10 @@
 //! `PRAGMA data_version` on its watch connection (`watch`): SQLite changes that number
 //! whenever any other connection, in this process or another, commits. A changed number
 //! empties the index. That pragma reads the WAL index in shared memory, not a table, on the
-//! caller's thread. The audit trail commits on that same connection, so handing out tokens
-//! does not empty the index.
+//! caller's thread, and one reading serves the lookups of the next millisecond: another
+//! process's write is seen at most that late, and until then the index can only hand out a
+//! token that is still valid by its own expiry. The audit trail commits on that same
+//! connection, so handing out tokens does not empty the index.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

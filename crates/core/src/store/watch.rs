@@ -1,8 +1,9 @@
 //! The store's watch connection: one blocking SQLite connection (rusqlite), called on the
 //! caller's thread, for the two things every `token.get` costs the store.
 //!
-//! - `PRAGMA data_version` before each index lookup (see `index`): the number changes when any
-//!   *other* connection commits, this process's pool included. In WAL mode it reads the
+//! - `PRAGMA data_version` before each index lookup (see `index`; reused for a millisecond,
+//!   [`CHANGE_CHECK_REUSE`]): the number changes when any *other* connection commits, this
+//!   process's pool included. In WAL mode it reads the
 //!   wal-index header in shared memory: about a microsecond here, where the same pragma through
 //!   sqlx cost two hand-offs to and from sqlx's per-connection worker thread (tens of
 //!   microseconds and four context switches, measured in BENCHMARKS.md).
@@ -18,7 +19,7 @@
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 
@@ -34,9 +35,22 @@ pub(crate) struct AuditRow {
 }
 
 pub(crate) struct Watch {
-    connection: Mutex<Option<Connection>>,
+    guarded: Mutex<Guarded>,
     busy_timeout: Duration,
 }
+
+struct Guarded {
+    /// `None` once the store is closed.
+    connection: Option<Connection>,
+    /// The last data_version read, and when.
+    last_check: Option<(Instant, i64)>,
+}
+
+/// A data_version this recent is reused: another process's commit reaches the index at most
+/// this late. (This process's own writes empty the index themselves, at once.) Reading the
+/// pragma costs two `fcntl` locks and a `stat` (2.7 µs here); under load one read now serves
+/// every lookup of the same millisecond.
+pub(crate) const CHANGE_CHECK_REUSE: Duration = Duration::from_millis(1);
 
 /// What trying to write an audit batch gave.
 pub(crate) enum AuditWrite {
@@ -72,13 +86,16 @@ impl Watch {
             )
             .map_err(watch_error)?;
         Ok(Watch {
-            connection: Mutex::new(Some(connection)),
+            guarded: Mutex::new(Guarded {
+                connection: Some(connection),
+                last_check: None,
+            }),
             busy_timeout,
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
-        self.connection
+    fn lock(&self) -> MutexGuard<'_, Guarded> {
+        self.guarded
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -88,23 +105,33 @@ impl Watch {
         self.busy_timeout
     }
 
-    /// SQLite's `PRAGMA data_version` on this connection.
+    /// SQLite's `PRAGMA data_version` on this connection, read at most
+    /// [`CHANGE_CHECK_REUSE`] ago.
     pub(crate) fn data_version(&self) -> Result<i64> {
-        let guard = self.lock();
-        let connection = guard.as_ref().ok_or_else(closed)?;
+        let mut guard = self.lock();
+        let now = Instant::now();
+        if let Some((at, version)) = guard.last_check
+            && now.duration_since(at) < CHANGE_CHECK_REUSE
+        {
+            return Ok(version);
+        }
+        let connection = guard.connection.as_ref().ok_or_else(closed)?;
         let mut statement = connection
             .prepare_cached("PRAGMA data_version")
             .map_err(watch_error)?;
-        statement
+        let version = statement
             .query_row([], |row| row.get(0))
-            .map_err(watch_error)
+            .map_err(watch_error)?;
+        drop(statement);
+        guard.last_check = Some((now, version));
+        Ok(version)
     }
 
     /// Appends `rows` and moves each account's `last_used_at` forward, in one transaction;
     /// [`AuditWrite::Busy`] (nothing written) while another connection is writing.
     pub(crate) fn write_audit(&self, rows: &[AuditRow]) -> Result<AuditWrite> {
         let mut guard = self.lock();
-        let connection = guard.as_mut().ok_or_else(closed)?;
+        let connection = guard.connection.as_mut().ok_or_else(closed)?;
         connection
             .busy_timeout(Duration::ZERO)
             .map_err(watch_error)?;
@@ -117,7 +144,9 @@ impl Watch {
 
     /// Closes the connection; every later call fails with "the store was closed".
     pub(crate) fn close(&self) {
-        if let Some(connection) = self.lock().take() {
+        let mut guard = self.lock();
+        guard.last_check = None;
+        if let Some(connection) = guard.connection.take() {
             let _ = connection.close();
         }
     }
