@@ -24,6 +24,7 @@ use crate::flows::{
 };
 use crate::http::HttpSettings;
 use crate::protocol::Protocol;
+use crate::request_cap::RequestCap;
 use crate::resource::Resource;
 use crate::scopes::Scopes;
 use crate::secret::Secret;
@@ -43,6 +44,8 @@ pub struct AccountConfig {
     pub http: HttpSettings,
     /// Refresh this long before expiry (MSAL's five minutes by default).
     pub refresh_margin: Duration,
+    /// Shared with other Accounts: every refresh waits its turn under this cap.
+    pub request_cap: Option<Arc<RequestCap>>,
 }
 
 impl AccountConfig {
@@ -55,6 +58,7 @@ impl AccountConfig {
             scopes: vec!["basic".to_owned()],
             http: HttpSettings::default(),
             refresh_margin: DEFAULT_REFRESH_MARGIN,
+            request_cap: None,
         }
     }
 }
@@ -435,6 +439,9 @@ impl Account {
         stored: StoredAccount,
         scopes: &Scopes,
     ) -> Result<StoredAccount> {
+        if let Some(cap) = &self.config.request_cap {
+            cap.admit().await;
+        }
         let answer = match self.config.flow {
             FlowKind::Credentials => self.client.acquire_for_client(scopes).await,
             _ => match &stored.tokens.refresh_token {

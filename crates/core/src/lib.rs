@@ -34,6 +34,7 @@ pub mod http;
 pub mod ipc;
 pub mod msal_cache;
 pub mod protocol;
+pub mod request_cap;
 pub mod resource;
 pub mod sandbox;
 pub mod scopes;

@@ -44,6 +44,7 @@ use crate::backend::TokenBackend;
 use crate::connection::{Connection, ConnectionSettings};
 use crate::error::{Error, Result};
 use crate::flows::FlowKind;
+use crate::request_cap::RequestCap;
 use crate::store::audit::AuditEvent;
 use crate::store::settings::DEFAULT_REQUEST_TIMEOUT_S;
 use crate::store::{Store, StoreBackend};
@@ -81,6 +82,8 @@ struct Inner {
     http: Mutex<crate::http::HttpSettings>,
     directory: Mutex<Option<Arc<Directory>>>,
     scheduler: Scheduler,
+    /// Every refresh of every account waits its turn here (the scheduler's cap).
+    request_cap: Arc<RequestCap>,
     /// Accounts (record ids) the scheduler keeps.
     tracked: Mutex<std::collections::HashSet<String>>,
     /// One refresh at a time per account, failures shared (`gate`).
@@ -126,6 +129,7 @@ impl TokenService {
                 backend: Arc::new(StoreBackend::new(store.clone())),
                 store: store.clone(),
                 scheduler: Scheduler::start(options.scheduler.clone(), job),
+                request_cap: Arc::new(RequestCap::new(options.scheduler.max_requests_per_second)),
                 options,
                 sessions: Mutex::new(HashMap::new()),
                 connections: Mutex::new(HashMap::new()),
@@ -438,6 +442,7 @@ impl TokenService {
         )?;
         let mut config = apps::account_config(&registration.fields, credential, flow)?;
         config.http = lock(&self.inner.http).clone();
+        config.request_cap = Some(Arc::clone(&self.inner.request_cap));
         if let Some(scopes) = scopes
             && !scopes.is_empty()
         {

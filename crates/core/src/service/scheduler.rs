@@ -37,7 +37,9 @@ pub struct SchedulerConfig {
     /// An account that is not kept fresh is still refreshed after this long, so the refresh
     /// token's 90-day inactivity limit never bites.
     pub keep_alive: Duration,
-    /// At most this many token requests per second toward the identity platform.
+    /// At most this many token requests per second toward the identity platform: refreshes
+    /// start this far apart, and the token service holds every request to it in any second
+    /// ([`crate::request_cap::RequestCap`]).
     pub max_requests_per_second: u32,
     /// Refreshes in flight at once.
     pub max_concurrent: usize,
