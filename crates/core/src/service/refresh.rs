@@ -98,7 +98,7 @@ impl TokenService {
                         .or_default()
                         .refreshed_at = Some(stored.tokens.obtained_at);
                 }
-                self.track(record, stored.tokens.expires_at);
+                self.track_refreshed(record, &stored);
                 return Ok(stored);
             }
             Err(error) => error,
@@ -153,6 +153,18 @@ impl TokenService {
             last_refreshed_at: record
                 .last_refresh_at
                 .unwrap_or_else(crate::token::now_unix),
+            keep_fresh: true,
+        });
+    }
+
+    /// Keeps `record` fresh after a refresh that just stored `stored`: the scheduler times
+    /// the next one from this token's life, not from the directory's older record.
+    fn track_refreshed(&self, record: &AccountRecord, stored: &StoredAccount) {
+        lock(&self.inner.tracked).insert(record.id.clone());
+        self.inner.scheduler.track(Tracked {
+            account: record.id.clone(),
+            expires_at: stored.tokens.expires_at,
+            last_refreshed_at: stored.tokens.obtained_at,
             keep_fresh: true,
         });
     }
