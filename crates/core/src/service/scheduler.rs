@@ -153,9 +153,17 @@ impl Scheduler {
     }
 }
 
+/// A place in the queue: due time, then the order among entries due at the same time
+/// (overdue ones all share `Run::overdue`, so they go earliest expiry first), then the entry.
+type QueueKey = (Instant, i64, u64, String);
+
+/// Sorts after every token expiry: overdue accounts whose token will be dead before their
+/// request could go wait behind those that can still be saved.
+const HOPELESS: i64 = i64::MAX / 2;
+
 struct Entry {
     tracked: Tracked,
-    due: Instant,
+    key: QueueKey,
     failures: u32,
     /// Bumped whenever the entry changes, so a finished refresh for an outdated entry is
     /// recognised and ignored.
@@ -168,7 +176,10 @@ struct Run {
     job: Arc<dyn RefreshJob>,
     events: broadcast::Sender<SchedulerEvent>,
     entries: HashMap<String, Entry>,
-    queue: BTreeSet<(Instant, u64, String)>,
+    queue: BTreeSet<QueueKey>,
+    /// The due time of every overdue entry (this run's start, so always past): overdue
+    /// entries are then ordered by expiry alone, not by when each became due.
+    overdue: Instant,
     next_generation: u64,
     next_request_slot: Instant,
     in_flight: Arc<Semaphore>,
@@ -191,6 +202,7 @@ impl Run {
             events,
             entries: HashMap::new(),
             queue: BTreeSet::new(),
+            overdue: Instant::now(),
             next_generation: 0,
             next_request_slot: Instant::now(),
             in_flight,
@@ -204,8 +216,11 @@ impl Run {
         let mut wall_at_check = (self.wall)();
         let mut mono_at_check = Instant::now();
         loop {
-            let next_due = self.queue.first().map(|(due, _, _)| *due);
+            let next_due = self.queue.first().map(|(due, ..)| *due);
             tokio::select! {
+                // Commands first: accounts tracked together (at start, after a resume) are all
+                // queued before any starts, so they go in expiry order.
+                biased;
                 command = commands.recv() => match command {
                     Some(Command::Track(tracked)) => self.track(tracked),
                     Some(Command::Untrack(account)) => self.remove(&account),
@@ -244,15 +259,25 @@ impl Run {
     }
 
     fn insert(&mut self, tracked: Tracked, due: Instant, failures: u32) {
+        let due = if due <= Instant::now() {
+            self.overdue
+        } else {
+            due
+        };
+        let order = tracked.expires_at;
+        self.insert_at(tracked, due, order, failures);
+    }
+
+    fn insert_at(&mut self, tracked: Tracked, due: Instant, order: i64, failures: u32) {
         self.next_generation += 1;
         let generation = self.next_generation;
-        self.queue
-            .insert((due, generation, tracked.account.clone()));
+        let key = (due, order, generation, tracked.account.clone());
+        self.queue.insert(key.clone());
         self.entries.insert(
             tracked.account.clone(),
             Entry {
                 tracked,
-                due,
+                key,
                 failures,
                 generation,
             },
@@ -261,9 +286,36 @@ impl Run {
 
     fn remove(&mut self, account: &str) {
         if let Some(entry) = self.entries.remove(account) {
-            self.queue
-                .remove(&(entry.due, entry.generation, account.to_owned()));
+            self.queue.remove(&entry.key);
         }
+    }
+
+    /// An overdue account whose token will have expired before its request could go (the
+    /// cap is behind) moves behind every account that can still be saved, once: under
+    /// overload, refreshing the hopeless first would make every later one late too.
+    fn defer_if_hopeless(&mut self, key: &QueueKey, slot: Instant, now: Instant) -> bool {
+        let (due, order, generation, account) = key;
+        let others_waiting = self.queue.first().is_some_and(|(next, ..)| *next <= now);
+        let Some(entry) = self.entries.get(account) else {
+            return false;
+        };
+        if *due != self.overdue
+            || *order >= HOPELESS
+            || entry.generation != *generation
+            || !entry.tracked.keep_fresh
+            || !others_waiting
+        {
+            return false;
+        }
+        let wait = i64::try_from(slot.saturating_duration_since(now).as_secs()).unwrap_or(0);
+        if entry.tracked.expires_at > (self.wall)() + wait {
+            return false;
+        }
+        let (tracked, failures) = (entry.tracked.clone(), entry.failures);
+        self.entries.remove(account);
+        let order = HOPELESS.saturating_add(tracked.expires_at);
+        self.insert_at(tracked, self.overdue, order, failures);
+        true
     }
 
     /// When the account should next be refreshed, from wall-clock facts.
@@ -299,10 +351,7 @@ impl Run {
         let tracked: Vec<(Tracked, u32)> = self
             .entries
             .values()
-            .filter(|entry| {
-                self.queue
-                    .contains(&(entry.due, entry.generation, entry.tracked.account.clone()))
-            })
+            .filter(|entry| self.queue.contains(&entry.key))
             .map(|entry| (entry.tracked.clone(), entry.failures))
             .collect();
         for (tracked, failures) in tracked {
@@ -315,11 +364,16 @@ impl Run {
     /// Starts every refresh that is due, each in its own task, paced by the request cap.
     async fn start_due(&mut self, finished: &mpsc::UnboundedSender<Finished>) {
         let now = Instant::now();
-        while let Some((due, generation, account)) = self.queue.first().cloned() {
-            if due > now {
+        while let Some(key) = self.queue.first().cloned() {
+            if key.0 > now {
                 break;
             }
             self.queue.pop_first();
+            let upcoming = self.next_request_slot.max(Instant::now());
+            if self.defer_if_hopeless(&key, upcoming, now) {
+                continue;
+            }
+            let (_, _, generation, account) = key;
             let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
                 return;
             };
@@ -588,6 +642,45 @@ mod tests {
                 expires_at: 1_800_100_000,
             })
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overdue_accounts_go_earliest_expiry_first_and_the_already_dead_last() {
+        let clock_for_script = Arc::new(Mutex::new(None::<Arc<TestClock>>));
+        let inner = clock_for_script.clone();
+        let config = SchedulerConfig {
+            jitter: Duration::ZERO,
+            max_requests_per_second: 1,
+            ..SchedulerConfig::default()
+        };
+        let (scheduler, recorder, clock) = start(
+            config,
+            Box::new(move |_, _| {
+                Ok(inner.lock().unwrap().as_ref().map(|c| c.now()).unwrap_or(0) + 3600)
+            }),
+        );
+        *clock_for_script.lock().unwrap() = Some(clock.clone());
+        // Tracked in the store's order, not by expiry; a margin of 300 s makes all but
+        // `later` overdue at once, and `dead`'s token has already expired.
+        for (account, expires_in) in [("later", 500), ("dead", 0), ("b", 250), ("a", 100)] {
+            scheduler.track(Tracked {
+                last_refreshed_at: clock.now() + expires_in - 3600,
+                ..tracked(account, expires_in, &clock)
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let order: Vec<(String, u64)> = recorder.calls.lock().unwrap().clone();
+        assert_eq!(
+            order,
+            [
+                ("a".to_owned(), 0),
+                ("b".to_owned(), 1),
+                ("dead".to_owned(), 2)
+            ],
+            "one a second, earliest expiry first, the hopeless one after those still valid"
+        );
+        tokio::time::sleep(Duration::from_secs(200)).await;
+        assert_eq!(calls(&recorder, "later"), [200]);
     }
 
     #[tokio::test(start_paused = true)]
