@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::scopes::Scopes;
 use crate::secret::Secret;
 use crate::store::Store;
-use crate::store::audit::{AuditEvent, AuditPeer, Channel};
+use crate::store::audit::{AuditBatch, AuditEvent, AuditPeer, Channel};
 use crate::token::now_unix;
 
 /// Tokens handed out with less life left than this are refreshed first, unless the caller
@@ -255,19 +255,20 @@ pub(super) async fn write_audit(
     store: Store,
     mut queue: mpsc::UnboundedReceiver<(i64, AuditEvent)>,
 ) {
-    let mut batch = Vec::new();
+    let mut batch = AuditBatch::default();
     let mut last_checkpoint = tokio::time::Instant::now();
-    while let Some(first) = queue.recv().await {
-        batch.push(first);
-        // Gather what arrives in the next moment into the same transaction.
+    while let Some((at, event)) = queue.recv().await {
+        batch.add(at, event);
+        // Gather what arrives in the next moment into the same transaction, counting
+        // repeats as they come (no burst of work on this thread when the batch is written).
         let deadline = tokio::time::sleep(Duration::from_millis(200));
         tokio::pin!(deadline);
         loop {
             tokio::select! {
                 next = queue.recv() => match next {
-                    Some(event) => {
-                        batch.push(event);
-                        if batch.len() >= 4096 {
+                    Some((at, event)) => {
+                        batch.add(at, event);
+                        if batch.rows() >= 4096 {
                             break;
                         }
                     }
@@ -276,13 +277,12 @@ pub(super) async fn write_audit(
                 () = &mut deadline => break,
             }
         }
-        if let Err(error) = store.audit().record_all(&batch).await {
+        if let Err(error) = store.audit().record_batch(std::mem::take(&mut batch)).await {
             tracing::warn!(
                 code = error.code(),
                 "audit entries could not be written: {error}"
             );
         }
-        batch.clear();
         // The audit connection never checkpoints by itself (store/watch.rs), so a busy day of
         // hand-outs and no other write would grow the WAL without end.
         if last_checkpoint.elapsed() >= AUDIT_CHECKPOINT_EVERY {

@@ -112,14 +112,20 @@ impl<'a> Audit<'a> {
         Ok(done.last_insert_rowid())
     }
 
-    /// Appends entries stamped with their own times, in one transaction that also moves each
-    /// account's `last_used_at` forward (keep-alive and `accounts.list` read it). Identical
-    /// entries (same account, scopes, channel and peer) become one row counting them, stamped
-    /// with the last one's time: a script asking a thousand times a second leaves a handful of
-    /// rows, not a thousand. The token service batches entries, so handing out a token never
-    /// waits for the disk.
+    /// Appends entries stamped with their own times, as [`Audit::record_batch`] does.
     pub async fn record_all(&self, events: &[(i64, AuditEvent)]) -> Result<()> {
-        let rows = coalesce(events);
+        let mut batch = AuditBatch::default();
+        for (at, event) in events {
+            batch.add(*at, event.clone());
+        }
+        self.record_batch(batch).await
+    }
+
+    /// Writes a batch in one transaction that also moves each account's `last_used_at`
+    /// forward (keep-alive and `accounts.list` read it). The token service gathers entries
+    /// into a batch as they come, so handing out a token never waits for the disk.
+    pub async fn record_batch(&self, batch: AuditBatch) -> Result<()> {
+        let rows = batch.rows;
         if rows.is_empty() {
             return Ok(());
         }
@@ -188,34 +194,49 @@ fn read_row(row: &SqliteRow) -> Result<AuditRecord> {
 /// How long an audit batch waits before trying again while another connection writes.
 const AUDIT_BUSY_RETRY: Duration = Duration::from_millis(20);
 
-/// One row per distinct entry, in the order each first appeared, counting its repeats.
-fn coalesce(events: &[(i64, AuditEvent)]) -> Vec<AuditRow> {
-    let mut rows: Vec<AuditRow> = Vec::new();
-    let mut seen: HashMap<&AuditEvent, usize> = HashMap::new();
-    for (at, event) in events {
+/// Audit entries gathered for one transaction. Identical entries (same account, scopes,
+/// channel and peer) are one row counting them, stamped with the last one's time: a script
+/// asking a thousand times a second leaves a handful of rows, not a thousand.
+#[derive(Debug, Default)]
+pub struct AuditBatch {
+    /// In the order each distinct entry first came.
+    rows: Vec<AuditRow>,
+    positions: HashMap<AuditEvent, usize>,
+}
+
+impl AuditBatch {
+    pub fn add(&mut self, at: i64, event: AuditEvent) {
         // Runs from one busy program are the common case: no hashing for those.
-        if let Some(row) = rows.last_mut()
-            && row.event == *event
+        if let Some(row) = self.rows.last_mut()
+            && row.event == event
         {
             row.times += 1;
-            row.at = row.at.max(*at);
-            continue;
+            row.at = row.at.max(at);
+            return;
         }
-        match seen.get(event) {
-            Some(&index) => {
-                let row = &mut rows[index];
+        match self.positions.get(&event) {
+            Some(&position) => {
+                let row = &mut self.rows[position];
                 row.times += 1;
-                row.at = row.at.max(*at);
+                row.at = row.at.max(at);
             }
             None => {
-                seen.insert(event, rows.len());
-                rows.push(AuditRow {
-                    at: *at,
+                self.positions.insert(event.clone(), self.rows.len());
+                self.rows.push(AuditRow {
+                    at,
                     times: 1,
-                    event: event.clone(),
+                    event,
                 });
             }
         }
     }
-    rows
+
+    /// How many rows the batch will write.
+    pub fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
 }
