@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio::time::{Instant, sleep_until};
 
 use crate::error::{Error, ErrorClass, Result};
+use crate::request_cap::CAP_WINDOW;
 use crate::token::now_unix;
 
 /// Wall-clock time in Unix seconds; replaceable so tests can jump it.
@@ -292,7 +293,9 @@ impl Run {
 
     /// An overdue account whose token will have expired before its request could go (the
     /// cap is behind) moves behind every account that can still be saved, once: under
-    /// overload, refreshing the hopeless first would make every later one late too.
+    /// overload, refreshing the hopeless first would make every later one late too. Its
+    /// request goes after the slot the scheduler gives it and after every refresh already in
+    /// flight (they hold the request cap's turns before it), and takes up to a second.
     fn defer_if_hopeless(&mut self, key: &QueueKey, slot: Instant, now: Instant) -> bool {
         let (due, order, generation, account) = key;
         let others_waiting = self.queue.first().is_some_and(|(next, ..)| *next <= now);
@@ -307,8 +310,13 @@ impl Run {
         {
             return false;
         }
-        let wait = i64::try_from(slot.saturating_duration_since(now).as_secs()).unwrap_or(0);
-        if entry.tracked.expires_at > (self.wall)() + wait {
+        let in_flight = self.config.max_concurrent.max(1) - self.in_flight.available_permits();
+        let behind = self
+            .request_spacing()
+            .saturating_mul(u32::try_from(in_flight).unwrap_or(u32::MAX));
+        let wait = slot.saturating_duration_since(now).max(behind) + Duration::from_secs(1);
+        let wait = i64::try_from(wait.as_secs()).unwrap_or(i64::MAX);
+        if entry.tracked.expires_at > (self.wall)().saturating_add(wait) {
             return false;
         }
         let (tracked, failures) = (entry.tracked.clone(), entry.failures);
@@ -390,8 +398,10 @@ impl Run {
         }
     }
 
+    /// The request cap's window over its count, so that the starts keep pace with what
+    /// the cap lets through and no backlog builds up inside it.
     fn request_spacing(&self) -> Duration {
-        Duration::from_secs(1) / self.config.max_requests_per_second.max(1)
+        CAP_WINDOW / self.config.max_requests_per_second.max(1)
     }
 
     fn finish(&mut self, account: &str, generation: u64, outcome: Result<i64>) {
@@ -681,6 +691,33 @@ mod tests {
         );
         tokio::time::sleep(Duration::from_secs(200)).await;
         assert_eq!(calls(&recorder, "later"), [200]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn under_overload_tokens_that_would_die_in_the_queue_wait_for_those_that_will_not() {
+        let config = SchedulerConfig {
+            jitter: Duration::ZERO,
+            max_requests_per_second: 1,
+            ..SchedulerConfig::default()
+        };
+        let (scheduler, recorder, clock) = start(config, Box::new(|_, _| Ok(1_800_100_000)));
+        for (account, expires_in) in [("x1", 2), ("x2", 2), ("x3", 2), ("z", 50)] {
+            scheduler.track(Tracked {
+                last_refreshed_at: clock.now() + expires_in - 3600,
+                ..tracked(account, expires_in, &clock)
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let order: Vec<String> = recorder
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(account, _)| account.clone())
+            .collect();
+        // One request a second: x1 can make it; x2 and x3 would go after it with their
+        // tokens dead, so z (still savable) goes first.
+        assert_eq!(order, ["x1", "z", "x2", "x3"]);
     }
 
     #[tokio::test(start_paused = true)]
