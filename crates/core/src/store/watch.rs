@@ -3,10 +3,9 @@
 //!
 //! - `PRAGMA data_version` before each index lookup (see `index`; reused for a millisecond,
 //!   [`CHANGE_CHECK_REUSE`]): the number changes when any *other* connection commits, this
-//!   process's pool included. In WAL mode it reads the
-//!   wal-index header in shared memory: about a microsecond here, where the same pragma through
-//!   sqlx cost two hand-offs to and from sqlx's per-connection worker thread (tens of
-//!   microseconds and four context switches, measured in BENCHMARKS.md).
+//!   process's pool included. In WAL mode it reads the wal-index header in shared memory, for
+//!   2.7 µs here (two `fcntl` locks and a `stat`), where the same pragma through sqlx cost two
+//!   hand-offs to and from sqlx's per-connection worker thread (BENCHMARKS.md).
 //! - The audit trail's batches, committed on this same connection so that they do not move its
 //!   data_version and empty the index.
 //!
@@ -14,8 +13,8 @@
 //! stalls a lookup for long, the connection commits with `synchronous = NORMAL` (WAL: no fsync
 //! at commit; an entry written survives the process, a power cut may lose the last ones),
 //! never checkpoints by itself (the pool's connections do, and the audit writer asks the pool
-//! for a passive checkpoint now and then), and takes the write lock without waiting: while another connection writes, the batch waits
-//! outside the lock and tries again.
+//! for a passive checkpoint once a minute), and takes the write lock without waiting: while
+//! another connection writes, the batch waits outside the lock and tries again.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
