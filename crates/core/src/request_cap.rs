@@ -36,10 +36,6 @@ impl RequestCap {
         }
     }
 
-    pub fn per_second(&self) -> usize {
-        self.per_second
-    }
-
     /// Waits until one more request keeps the cap, and counts it as sent now.
     pub async fn admit(&self) {
         let mut sent = self.sent.lock().await;

@@ -235,8 +235,4 @@ impl AuditBatch {
     pub fn rows(&self) -> usize {
         self.rows.len()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
 }

@@ -26,7 +26,7 @@ use super::audit::AuditEvent;
 use crate::error::{Error, Result};
 
 /// One audit row: `times` identical hand-outs, the last at `at`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct AuditRow {
     pub(crate) at: i64,
     pub(crate) times: i64,
