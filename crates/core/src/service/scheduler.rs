@@ -154,17 +154,34 @@ impl Scheduler {
     }
 }
 
-/// A place in the queue: due time, then the order among entries due at the same time
-/// (overdue ones all share `Run::overdue`, so they go earliest expiry first), then the entry.
-type QueueKey = (Instant, i64, u64, String);
+/// A tracked account not due yet: when it falls due, then the entry.
+type WaitingKey = (Instant, u64, String);
 
-/// Sorts after every token expiry: overdue accounts whose token will be dead before their
-/// request could go wait behind those that can still be saved.
+/// A due account waiting for its turn at the request cap: earliest deadline first (the
+/// token's expiry; see [`Run::deadline`]), then the entry. Ordering the due by deadline, not
+/// by when each fell due, is what keeps a backlog from making later tokens late too.
+type ReadyKey = (i64, u64, String);
+
+/// Added to a deadline, sorts after every real one: due accounts whose token will be dead
+/// before their request could go wait behind those that can still be saved.
 const HOPELESS: i64 = i64::MAX / 2;
+
+/// How much later than the scheduler's estimate a refresh may finish and still count as in
+/// time when it judges whether a token can be saved. A refresh is one request plus a store
+/// write; on a loaded machine either can stall for seconds, and a token judged savable that
+/// then dies anyway costs a turn of the cap that another token needed.
+const SAVABLE_SLACK: Duration = Duration::from_secs(10);
+
+enum Place {
+    Waiting(WaitingKey),
+    Ready(ReadyKey),
+    /// Its refresh is in flight; `finish` decides what comes next.
+    Running,
+}
 
 struct Entry {
     tracked: Tracked,
-    key: QueueKey,
+    place: Place,
     failures: u32,
     /// Bumped whenever the entry changes, so a finished refresh for an outdated entry is
     /// recognised and ignored.
@@ -177,10 +194,8 @@ struct Run {
     job: Arc<dyn RefreshJob>,
     events: broadcast::Sender<SchedulerEvent>,
     entries: HashMap<String, Entry>,
-    queue: BTreeSet<QueueKey>,
-    /// The due time of every overdue entry (this run's start, so always past): overdue
-    /// entries are then ordered by expiry alone, not by when each became due.
-    overdue: Instant,
+    waiting: BTreeSet<WaitingKey>,
+    ready: BTreeSet<ReadyKey>,
     next_generation: u64,
     next_request_slot: Instant,
     in_flight: Arc<Semaphore>,
@@ -202,8 +217,8 @@ impl Run {
             job,
             events,
             entries: HashMap::new(),
-            queue: BTreeSet::new(),
-            overdue: Instant::now(),
+            waiting: BTreeSet::new(),
+            ready: BTreeSet::new(),
             next_generation: 0,
             next_request_slot: Instant::now(),
             in_flight,
@@ -217,10 +232,10 @@ impl Run {
         let mut wall_at_check = (self.wall)();
         let mut mono_at_check = Instant::now();
         loop {
-            let next_due = self.queue.first().map(|(due, ..)| *due);
+            let next_start = self.next_start();
             tokio::select! {
                 // Commands first: accounts tracked together (at start, after a resume) are all
-                // queued before any starts, so they go in expiry order.
+                // queued before any starts, so they go in deadline order.
                 biased;
                 command = commands.recv() => match command {
                     Some(Command::Track(tracked)) => self.track(tracked),
@@ -235,8 +250,8 @@ impl Run {
                 Some((account, generation, outcome)) = finished.recv() => {
                     self.finish(&account, generation, outcome);
                 }
-                _ = sleep_until(next_due.unwrap_or_else(far_future)), if next_due.is_some() => {
-                    self.start_due(&finished_tx).await;
+                _ = sleep_until(next_start.unwrap_or_else(far_future)), if next_start.is_some() => {
+                    self.start_due(&finished_tx);
                 }
                 _ = clock_check.tick() => {
                     let wall = (self.wall)();
@@ -253,6 +268,15 @@ impl Run {
         }
     }
 
+    /// When `start_due` has work: now if a due account waits and a refresh may start (else a
+    /// finishing refresh wakes the loop), otherwise when the next account falls due.
+    fn next_start(&self) -> Option<Instant> {
+        if !self.ready.is_empty() && self.in_flight.available_permits() > 0 {
+            return Some(Instant::now());
+        }
+        self.waiting.first().map(|(due, ..)| *due)
+    }
+
     fn track(&mut self, tracked: Tracked) {
         self.remove(&tracked.account);
         let due = self.due_for(&tracked);
@@ -260,70 +284,112 @@ impl Run {
     }
 
     fn insert(&mut self, tracked: Tracked, due: Instant, failures: u32) {
-        let due = if due <= Instant::now() {
-            self.overdue
-        } else {
-            due
-        };
-        let order = tracked.expires_at;
-        self.insert_at(tracked, due, order, failures);
-    }
-
-    fn insert_at(&mut self, tracked: Tracked, due: Instant, order: i64, failures: u32) {
         self.next_generation += 1;
         let generation = self.next_generation;
-        let key = (due, order, generation, tracked.account.clone());
-        self.queue.insert(key.clone());
-        self.entries.insert(
-            tracked.account.clone(),
-            Entry {
-                tracked,
-                key,
-                failures,
-                generation,
-            },
-        );
+        let account = tracked.account.clone();
+        let place = if due <= Instant::now() {
+            let key = (self.deadline(&tracked), generation, account.clone());
+            self.ready.insert(key.clone());
+            Place::Ready(key)
+        } else {
+            let key = (due, generation, account.clone());
+            self.waiting.insert(key.clone());
+            Place::Waiting(key)
+        };
+        let entry = Entry {
+            tracked,
+            place,
+            failures,
+            generation,
+        };
+        self.entries.insert(account, entry);
     }
 
     fn remove(&mut self, account: &str) {
         if let Some(entry) = self.entries.remove(account) {
-            self.queue.remove(&entry.key);
+            match entry.place {
+                Place::Waiting(key) => {
+                    self.waiting.remove(&key);
+                }
+                Place::Ready(key) => {
+                    self.ready.remove(&key);
+                }
+                Place::Running => {}
+            }
         }
     }
 
-    /// An overdue account whose token will have expired before its request could go (the
-    /// cap is behind) moves behind every account that can still be saved, once: under
-    /// overload, refreshing the hopeless first would make every later one late too. Its
-    /// request goes after the slot the scheduler gives it and after every refresh already in
-    /// flight (they hold the request cap's turns before it), and takes up to a second.
-    fn defer_if_hopeless(&mut self, key: &QueueKey, slot: Instant, now: Instant) -> bool {
-        let (due, order, generation, account) = key;
-        let others_waiting = self.queue.first().is_some_and(|(next, ..)| *next <= now);
-        let Some(entry) = self.entries.get(account) else {
-            return false;
-        };
-        if *due != self.overdue
-            || *order >= HOPELESS
-            || entry.generation != *generation
-            || !entry.tracked.keep_fresh
-            || !others_waiting
-        {
-            return false;
+    /// The wall-clock time by which the account's refresh must have happened: its token's
+    /// expiry, or for an account only kept alive, a keep-alive period after it fell due (the
+    /// refresh token's 90-day limit is far; such refreshes give way to tokens about to die).
+    fn deadline(&self, tracked: &Tracked) -> i64 {
+        if tracked.keep_fresh {
+            tracked.expires_at
+        } else {
+            let keep_alive = seconds(self.config.keep_alive);
+            tracked
+                .last_refreshed_at
+                .saturating_add(keep_alive.saturating_mul(2))
         }
-        let in_flight = self.config.max_concurrent.max(1) - self.in_flight.available_permits();
-        let behind = self
-            .request_spacing()
-            .saturating_mul(u32::try_from(in_flight).unwrap_or(u32::MAX));
-        let wait = slot.saturating_duration_since(now).max(behind) + Duration::from_secs(1);
-        let wait = i64::try_from(wait.as_secs()).unwrap_or(i64::MAX);
-        if entry.tracked.expires_at > (self.wall)().saturating_add(wait) {
-            return false;
+    }
+
+    /// Moves every account whose due time has come among the ready ones.
+    fn promote_due(&mut self, now: Instant) {
+        while let Some(key) = self.waiting.first() {
+            if key.0 > now {
+                break;
+            }
+            let Some((_, generation, account)) = self.waiting.pop_first() else {
+                break;
+            };
+            let Some(deadline) = self
+                .entries
+                .get(&account)
+                .map(|entry| self.deadline(&entry.tracked))
+            else {
+                continue;
+            };
+            let key = (deadline, generation, account.clone());
+            self.ready.insert(key.clone());
+            if let Some(entry) = self.entries.get_mut(&account) {
+                entry.place = Place::Ready(key);
+            }
         }
-        let (tracked, failures) = (entry.tracked.clone(), entry.failures);
-        self.entries.remove(account);
-        let order = HOPELESS.saturating_add(tracked.expires_at);
-        self.insert_at(tracked, self.overdue, order, failures);
-        true
+    }
+
+    /// The ready account to refresh next. One whose token will have expired before its
+    /// request could go (the cap is behind) moves behind every account that can still be
+    /// saved, once: under overload, refreshing the hopeless first would make every later one
+    /// late too. Its request goes after the slot it would get and after every refresh already
+    /// in flight (they hold the request cap's turns before it).
+    fn next_ready(&mut self, slot: Instant, now: Instant) -> Option<ReadyKey> {
+        loop {
+            let key = self.ready.pop_first()?;
+            let (deadline, generation, account) = &key;
+            let Some(entry) = self.entries.get(account) else {
+                continue;
+            };
+            if *deadline >= HOPELESS || !entry.tracked.keep_fresh || self.ready.is_empty() {
+                return Some(key);
+            }
+            let in_flight = self.config.max_concurrent.max(1) - self.in_flight.available_permits();
+            let behind = self
+                .request_spacing()
+                .saturating_mul(u32::try_from(in_flight).unwrap_or(u32::MAX));
+            let wait = slot.saturating_duration_since(now).max(behind) + SAVABLE_SLACK;
+            if entry.tracked.expires_at > (self.wall)().saturating_add(seconds(wait)) {
+                return Some(key);
+            }
+            let hopeless = (
+                HOPELESS.saturating_add(entry.tracked.expires_at),
+                *generation,
+                account.clone(),
+            );
+            self.ready.insert(hopeless.clone());
+            if let Some(entry) = self.entries.get_mut(account) {
+                entry.place = Place::Ready(hopeless);
+            }
+        }
     }
 
     /// When the account should next be refreshed, from wall-clock facts.
@@ -356,36 +422,41 @@ impl Run {
 
     /// After a clock jump every due time is recomputed from the wall-clock expiries.
     fn reschedule_all(&mut self) {
-        let tracked: Vec<(Tracked, u32)> = self
+        let queued: Vec<(Tracked, u32)> = self
             .entries
             .values()
-            .filter(|entry| self.queue.contains(&entry.key))
+            .filter(|entry| !matches!(entry.place, Place::Running))
             .map(|entry| (entry.tracked.clone(), entry.failures))
             .collect();
-        for (tracked, failures) in tracked {
+        for (tracked, failures) in queued {
             self.remove(&tracked.account);
             let due = self.due_for(&tracked);
             self.insert(tracked, due, failures);
         }
     }
 
-    /// Starts every refresh that is due, each in its own task, paced by the request cap.
-    async fn start_due(&mut self, finished: &mpsc::UnboundedSender<Finished>) {
-        let now = Instant::now();
-        while let Some(key) = self.queue.first().cloned() {
-            if key.0 > now {
-                break;
+    /// Starts due refreshes, each in its own task, paced by the request cap, while refreshes
+    /// may start; it never waits, so commands and finished refreshes are handled meanwhile.
+    fn start_due(&mut self, finished: &mpsc::UnboundedSender<Finished>) {
+        loop {
+            let now = Instant::now();
+            self.promote_due(now);
+            if self.ready.is_empty() || self.in_flight.available_permits() == 0 {
+                return;
             }
-            self.queue.pop_first();
-            let upcoming = self.next_request_slot.max(Instant::now());
-            if self.defer_if_hopeless(&key, upcoming, now) {
-                continue;
-            }
-            let (_, _, generation, account) = key;
-            let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+            let slot = self.next_request_slot.max(now);
+            let Some(key) = self.next_ready(slot, now) else {
                 return;
             };
-            let slot = self.next_request_slot.max(Instant::now());
+            // Only this loop takes permits, and one was free.
+            let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+                self.ready.insert(key);
+                return;
+            };
+            let (_, generation, account) = key;
+            if let Some(entry) = self.entries.get_mut(&account) {
+                entry.place = Place::Running;
+            }
             self.next_request_slot = slot + self.request_spacing();
             let job = self.job.clone();
             let finished = finished.clone();
@@ -701,7 +772,7 @@ mod tests {
             ..SchedulerConfig::default()
         };
         let (scheduler, recorder, clock) = start(config, Box::new(|_, _| Ok(1_800_100_000)));
-        for (account, expires_in) in [("x1", 2), ("x2", 2), ("x3", 2), ("z", 50)] {
+        for (account, expires_in) in [("x1", 12), ("x2", 12), ("x3", 12), ("z", 50)] {
             scheduler.track(Tracked {
                 last_refreshed_at: clock.now() + expires_in - 3600,
                 ..tracked(account, expires_in, &clock)
@@ -715,9 +786,54 @@ mod tests {
             .iter()
             .map(|(account, _)| account.clone())
             .collect();
-        // One request a second: x1 can make it; x2 and x3 would go after it with their
-        // tokens dead, so z (still savable) goes first.
-        assert_eq!(order, ["x1", "z", "x2", "x3"]);
+        // One request a second, and a refresh may come up to SAVABLE_SLACK (10 s) later than
+        // its slot: x1 and x2 (slots 0 and 1) can make it; x3 would go with its token at the
+        // edge of death, so z (still savable) goes first.
+        assert_eq!(order, ["x1", "x2", "z", "x3"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_falling_due_during_a_backlog_goes_before_the_hopeless_ones() {
+        let clock_for_script = Arc::new(Mutex::new(None::<Arc<TestClock>>));
+        let inner = clock_for_script.clone();
+        let config = SchedulerConfig {
+            jitter: Duration::ZERO,
+            max_requests_per_second: 1,
+            max_concurrent: 1,
+            ..SchedulerConfig::default()
+        };
+        let (scheduler, recorder, clock) = start(
+            config,
+            Box::new(move |_, _| {
+                Ok(inner.lock().unwrap().as_ref().map(|c| c.now()).unwrap_or(0) + 3600)
+            }),
+        );
+        *clock_for_script.lock().unwrap() = Some(clock.clone());
+        for index in 0..10 {
+            scheduler.track(Tracked {
+                last_refreshed_at: clock.now() - 3600,
+                ..tracked(&format!("dead-{index}"), 0, &clock)
+            });
+        }
+        // Falls due 5 s in (expiry minus the 300 s margin), while the dead ones still wait.
+        scheduler.track(Tracked {
+            last_refreshed_at: clock.now() - 3600,
+            ..tracked("fresh", 305, &clock)
+        });
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let fresh = calls(&recorder, "fresh");
+        assert!(
+            fresh.len() == 1 && fresh[0] <= 6,
+            "refreshed as it fell due, not after the 10 dead tokens: {fresh:?}"
+        );
+        let dead = recorder
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| name.starts_with("dead-"))
+            .count();
+        assert_eq!(dead, 10, "the dead ones are still refreshed, one a second");
     }
 
     #[tokio::test(start_paused = true)]
