@@ -9,15 +9,16 @@
 //! - The audit trail's batches, committed on this same connection so that they do not move its
 //!   data_version and empty the index.
 //!
-//! The lock is a plain `Mutex` held only for those statements. So that an audit batch never
-//! stalls a lookup for long, the connection commits with `synchronous = NORMAL` (WAL: no fsync
+//! The lock is a plain `Mutex` held only for those statements. While an audit batch holds it,
+//! lookups do not wait: they reuse the data_version read before the batch began
+//! ([`CHANGE_CHECK_REUSE_WHILE_WRITING`]). So that a batch is short, the connection commits with `synchronous = NORMAL` (WAL: no fsync
 //! at commit; an entry written survives the process, a power cut may lose the last ones),
 //! never checkpoints by itself (the pool's connections do, and the audit writer asks the pool
 //! for a passive checkpoint once a minute), and takes the write lock without waiting: while
 //! another connection writes, the batch waits outside the lock and tries again.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
@@ -34,15 +35,12 @@ pub(crate) struct AuditRow {
 }
 
 pub(crate) struct Watch {
-    guarded: Mutex<Guarded>,
-    busy_timeout: Duration,
-}
-
-struct Guarded {
     /// `None` once the store is closed.
-    connection: Option<Connection>,
-    /// The last data_version read, and when.
-    last_check: Option<(Instant, i64)>,
+    connection: Mutex<Option<Connection>>,
+    /// The last data_version read, and when; apart from the connection, so that it can be
+    /// reused while an audit batch holds the connection.
+    last_check: Mutex<Option<(Instant, i64)>>,
+    busy_timeout: Duration,
 }
 
 /// A data_version this recent is reused: another process's commit reaches the index at most
@@ -50,6 +48,12 @@ struct Guarded {
 /// pragma costs two `fcntl` locks and a `stat` (2.7 µs here); under load one read now serves
 /// every lookup of the same millisecond.
 pub(crate) const CHANGE_CHECK_REUSE: Duration = Duration::from_millis(1);
+
+/// While an audit batch holds the connection, a data_version this recent is reused rather
+/// than waiting: a batch takes a millisecond or two, and waiting for it blocked every tokio
+/// worker that looked up a token meanwhile (the IPC round trip's p99). A lookup then sees
+/// another process's commit that much later, as if it had come a moment earlier.
+pub(crate) const CHANGE_CHECK_REUSE_WHILE_WRITING: Duration = Duration::from_millis(100);
 
 /// What trying to write an audit batch gave.
 pub(crate) enum AuditWrite {
@@ -85,16 +89,20 @@ impl Watch {
             )
             .map_err(watch_error)?;
         Ok(Watch {
-            guarded: Mutex::new(Guarded {
-                connection: Some(connection),
-                last_check: None,
-            }),
+            connection: Mutex::new(Some(connection)),
+            last_check: Mutex::new(None),
             busy_timeout,
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Guarded> {
-        self.guarded
+    fn connection(&self) -> MutexGuard<'_, Option<Connection>> {
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn last_check(&self) -> MutexGuard<'_, Option<(Instant, i64)>> {
+        self.last_check
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -105,16 +113,29 @@ impl Watch {
     }
 
     /// SQLite's `PRAGMA data_version` on this connection, read at most
-    /// [`CHANGE_CHECK_REUSE`] ago.
+    /// [`CHANGE_CHECK_REUSE`] ago, or [`CHANGE_CHECK_REUSE_WHILE_WRITING`] ago while an audit
+    /// batch is being written.
     pub(crate) fn data_version(&self) -> Result<i64> {
-        let mut guard = self.lock();
         let now = Instant::now();
-        if let Some((at, version)) = guard.last_check
-            && now.duration_since(at) < CHANGE_CHECK_REUSE
-        {
+        let last = *self.last_check();
+        let recent = |limit: Duration| {
+            last.filter(|(at, _)| now.duration_since(*at) < limit)
+                .map(|(_, version)| version)
+        };
+        if let Some(version) = recent(CHANGE_CHECK_REUSE) {
             return Ok(version);
         }
-        let connection = guard.connection.as_ref().ok_or_else(closed)?;
+        let guard = match self.connection.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                if let Some(version) = recent(CHANGE_CHECK_REUSE_WHILE_WRITING) {
+                    return Ok(version);
+                }
+                self.connection()
+            }
+        };
+        let connection = guard.as_ref().ok_or_else(closed)?;
         let mut statement = connection
             .prepare_cached("PRAGMA data_version")
             .map_err(watch_error)?;
@@ -122,15 +143,16 @@ impl Watch {
             .query_row([], |row| row.get(0))
             .map_err(watch_error)?;
         drop(statement);
-        guard.last_check = Some((now, version));
+        drop(guard);
+        *self.last_check() = Some((now, version));
         Ok(version)
     }
 
     /// Appends `rows` and moves each account's `last_used_at` forward, in one transaction;
     /// [`AuditWrite::Busy`] (nothing written) while another connection is writing.
     pub(crate) fn write_audit(&self, rows: &[AuditRow]) -> Result<AuditWrite> {
-        let mut guard = self.lock();
-        let connection = guard.connection.as_mut().ok_or_else(closed)?;
+        let mut guard = self.connection();
+        let connection = guard.as_mut().ok_or_else(closed)?;
         connection
             .busy_timeout(Duration::ZERO)
             .map_err(watch_error)?;
@@ -143,9 +165,9 @@ impl Watch {
 
     /// Closes the connection; every later call fails with "the store was closed".
     pub(crate) fn close(&self) {
-        let mut guard = self.lock();
-        guard.last_check = None;
-        if let Some(connection) = guard.connection.take() {
+        let mut guard = self.connection();
+        *self.last_check() = None;
+        if let Some(connection) = guard.take() {
             let _ = connection.close();
         }
     }
@@ -196,4 +218,87 @@ fn write_rows(connection: &mut Connection, rows: &[AuditRow]) -> Result<AuditWri
     }
     transaction.commit().map_err(watch_error)?;
     Ok(AuditWrite::Written)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::mpsc;
+
+    use super::*;
+
+    fn database() -> (tempfile::TempDir, Arc<Watch>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let setup = Connection::open(&path).unwrap();
+        setup
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
+            .unwrap();
+        drop(setup);
+        let watch = Watch::open(&path, Duration::from_secs(5)).unwrap();
+        (dir, Arc::new(watch))
+    }
+
+    /// Runs `data_version` on another thread; `None` if it did not answer within 2 s.
+    fn data_version_elsewhere(watch: &Arc<Watch>) -> Option<Result<i64>> {
+        let (sent, answer) = mpsc::channel();
+        let watch = Arc::clone(watch);
+        std::thread::spawn(move || {
+            let _ = sent.send(watch.data_version());
+        });
+        answer.recv_timeout(Duration::from_secs(2)).ok()
+    }
+
+    #[test]
+    fn a_lookup_does_not_wait_for_an_audit_batch_holding_the_connection() {
+        let (_dir, watch) = database();
+        let before = watch.data_version().unwrap();
+        std::thread::sleep(CHANGE_CHECK_REUSE * 2);
+        let held = watch.connection();
+        let during = data_version_elsewhere(&watch);
+        drop(held);
+        assert_eq!(
+            during.map(|answer| answer.ok()),
+            Some(Some(before)),
+            "answered from the reading before the batch, without waiting for it"
+        );
+    }
+
+    #[test]
+    fn an_old_reading_is_not_reused_even_while_the_connection_is_held() {
+        let (_dir, watch) = database();
+        watch.data_version().unwrap();
+        *watch.last_check() = Some((
+            Instant::now() - CHANGE_CHECK_REUSE_WHILE_WRITING * 2,
+            i64::MIN,
+        ));
+        let held = watch.connection();
+        let (sent, answer) = mpsc::channel();
+        let elsewhere = Arc::clone(&watch);
+        std::thread::spawn(move || {
+            let _ = sent.send(elsewhere.data_version());
+        });
+        assert!(
+            answer.recv_timeout(Duration::from_millis(200)).is_err(),
+            "waits for the connection"
+        );
+        drop(held);
+        let version = answer
+            .recv_timeout(Duration::from_secs(2))
+            .unwrap()
+            .unwrap();
+        assert_ne!(version, i64::MIN, "read afresh");
+    }
+
+    #[test]
+    fn another_connections_commit_moves_the_version_and_close_stops_every_call() {
+        let (dir, watch) = database();
+        let before = watch.data_version().unwrap();
+        let other = Connection::open(dir.path().join("store.db")).unwrap();
+        other.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        std::thread::sleep(CHANGE_CHECK_REUSE * 2);
+        assert_ne!(watch.data_version().unwrap(), before);
+        watch.close();
+        assert!(watch.data_version().is_err());
+    }
 }
