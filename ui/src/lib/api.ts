@@ -180,6 +180,7 @@ export interface Settings {
   notifications: boolean;
   proxy_url: string | null;
   clipboard_clear_s: number | null;
+  request_timeout_s: number;
 }
 
 /** The name that always means one account: events carry it too. */

@@ -19,6 +19,10 @@ describe("settings form", () => {
     expect(validateSettings({ ...base, keep_alive_days: "81" }).keep_alive_days).toMatch(/1 to 80/);
     expect(validateSettings({ ...base, keep_alive_days: "2.5" }).keep_alive_days).toBeDefined();
     expect(validateSettings({ ...base, clipboard_clear_s: "0" }).clipboard_clear_s).toBeDefined();
+    expect(validateSettings({ ...base, request_timeout_s: "1" }).request_timeout_s).toMatch(/2 to 600/);
+    expect(validateSettings({ ...base, request_timeout_s: "601" }).request_timeout_s).toBeDefined();
+    expect(validateSettings({ ...base, request_timeout_s: "30.5" }).request_timeout_s).toBeDefined();
+    expect(validateSettings({ ...base, request_timeout_s: "600" }).request_timeout_s).toBeUndefined();
     expect(validateSettings({ ...base, clipboard_clear: false, clipboard_clear_s: "0" }).clipboard_clear_s).toBeUndefined();
   });
 
@@ -32,14 +36,15 @@ describe("settings form", () => {
   });
 
   it("sends only what changed, in the wire's units", () => {
-    const values = { ...settingsToForm(DEFAULT_SETTINGS), refresh_margin_min: "10", proxy_url: " http://p:3128 ", clipboard_clear: false };
-    expect(settingsChanges(values, DEFAULT_SETTINGS)).toEqual({ refresh_margin_s: 600, proxy_url: "http://p:3128", clipboard_clear_s: null });
+    const values = { ...settingsToForm(DEFAULT_SETTINGS), refresh_margin_min: "10", proxy_url: " http://p:3128 ", clipboard_clear: false, request_timeout_s: " 20 " };
+    expect(settingsChanges(values, DEFAULT_SETTINGS)).toEqual({ refresh_margin_s: 600, proxy_url: "http://p:3128", clipboard_clear_s: null, request_timeout_s: 20 });
     expect(settingsChanges(settingsToForm(DEFAULT_SETTINGS), DEFAULT_SETTINGS)).toEqual({});
   });
 
   it("maps the service's field names to the form's", () => {
     expect(settingsFieldOf("refresh_margin_s")).toBe("refresh_margin_min");
     expect(settingsFieldOf("proxy_url")).toBe("proxy_url");
+    expect(settingsFieldOf("request_timeout_s")).toBe("request_timeout_s");
     expect(settingsFieldOf("nope")).toBeNull();
   });
 });

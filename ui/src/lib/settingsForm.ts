@@ -11,6 +11,7 @@ export interface SettingsFormValues {
   proxy_url: string;
   clipboard_clear: boolean;
   clipboard_clear_s: string;
+  request_timeout_s: string;
 }
 
 export type SettingsField = keyof SettingsFormValues;
@@ -26,6 +27,7 @@ export function settingsToForm(settings: Settings): SettingsFormValues {
     proxy_url: settings.proxy_url ?? "",
     clipboard_clear: settings.clipboard_clear_s !== null,
     clipboard_clear_s: String(settings.clipboard_clear_s ?? 30),
+    request_timeout_s: String(settings.request_timeout_s),
   };
 }
 
@@ -65,6 +67,12 @@ export function validateSettings(values: SettingsFormValues): SettingsErrors {
       errors.proxy_url = "Give only the host and port, such as http://proxy.example.com:3128.";
     }
   }
+  const timeout = number(values.request_timeout_s);
+  // The service's range: under 2 s a slow but healthy sign-in would fail; over 10 minutes a
+  // dead connection would hold a refresh that long.
+  if (timeout === null || !Number.isInteger(timeout) || timeout < 2 || timeout > 600) {
+    errors.request_timeout_s = "Enter a whole number of seconds from 2 to 600.";
+  }
   if (values.clipboard_clear) {
     const seconds = number(values.clipboard_clear_s);
     if (seconds === null || !Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
@@ -84,6 +92,7 @@ export function settingsChanges(values: SettingsFormValues, current: Settings): 
     notifications: values.notifications,
     proxy_url: values.proxy_url.trim() || null,
     clipboard_clear_s: values.clipboard_clear ? Number(values.clipboard_clear_s) : null,
+    request_timeout_s: Number(values.request_timeout_s),
   };
   const changes: Partial<Settings> = {};
   for (const key of Object.keys(next) as (keyof Settings)[]) {
@@ -103,6 +112,7 @@ export function settingsFieldOf(field: string | undefined): SettingsField | null
     case "notifications":
     case "proxy_url":
     case "clipboard_clear_s":
+    case "request_timeout_s":
       return field;
     default:
       return null;

@@ -67,6 +67,7 @@ export const DEFAULT_SETTINGS: Settings = {
   notifications: true,
   proxy_url: null,
   clipboard_clear_s: 30,
+  request_timeout_s: 60,
 };
 
 export const STOPPED_SANDBOX: SandboxStatus = {

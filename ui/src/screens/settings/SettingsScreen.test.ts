@@ -26,6 +26,7 @@ describe("SettingsScreen", () => {
     expect(field("settings-proxy").value).toBe("");
     expect(field("settings-clipboard-clear").checked).toBe(true);
     expect(field("settings-clipboard-seconds").value).toBe("30");
+    expect(field("settings-request-timeout").value).toBe("60");
     expect((screen.getByTestId("settings-save") as HTMLButtonElement).disabled).toBe(true);
   });
 
@@ -35,9 +36,12 @@ describe("SettingsScreen", () => {
     await fireEvent.click(field("settings-start-at-login"));
     await fireEvent.click(field("settings-clipboard-clear"));
     expect(screen.queryByTestId("settings-clipboard-seconds")).toBeNull();
+    await fireEvent.input(field("settings-request-timeout"), { target: { value: "20" } });
     await fireEvent.click(screen.getByTestId("settings-save"));
     await waitFor(() =>
-      expect(transport.callsTo("settings.set")).toEqual([{ refresh_margin_s: 600, start_at_login: true, clipboard_clear_s: null }]),
+      expect(transport.callsTo("settings.set")).toEqual([
+        { refresh_margin_s: 600, start_at_login: true, clipboard_clear_s: null, request_timeout_s: 20 },
+      ]),
     );
     expect(await screen.findByTestId("settings-saved")).toBeTruthy();
     expect(session.settings.value?.refresh_margin_s).toBe(600);
@@ -49,8 +53,10 @@ describe("SettingsScreen", () => {
     const { transport } = await setup();
     await fireEvent.input(field("settings-keep-alive"), { target: { value: "120" } });
     await fireEvent.input(field("settings-proxy"), { target: { value: "socks5://proxy:1080" } });
+    await fireEvent.input(field("settings-request-timeout"), { target: { value: "1" } });
     await fireEvent.click(screen.getByTestId("settings-save"));
     expect(screen.getByTestId("settings-keep-alive-error").textContent).toMatch(/1 to 80/);
+    expect(screen.getByTestId("settings-request-timeout-error").textContent).toMatch(/2 to 600/);
     expect(screen.getByTestId("settings-proxy-error").textContent).toMatch(/http:\/\/host:port/);
     expect(field("settings-proxy").getAttribute("aria-invalid")).toBe("true");
     expect(transport.callsTo("settings.set")).toEqual([]);
