@@ -1,10 +1,13 @@
-//! `entra-emulator --config FILE --port N [--host 127.0.0.1]` or `--sandbox`.
+//! `entra-emulator --config FILE --port N [--host 127.0.0.1]` or `--sandbox`, with Exchange's
+//! SMTP and IMAP servers on `--smtp-port` / `--imap-port` (their CA certificate written to
+//! `--mail-ca FILE`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use entra_emulator::mail::MailOptions;
 use entra_emulator::{Emulator, EmulatorConfig, sandbox};
 
 #[derive(Debug, Parser)]
@@ -29,6 +32,16 @@ struct Args {
     /// Allow listening on a non-loopback address (the emulator has no real security).
     #[arg(long)]
     allow_remote: bool,
+    /// Also serve SMTP submission (STARTTLS, XOAUTH2) on this port (0 picks a free one).
+    #[arg(long, requires = "imap_port", requires = "mail_ca")]
+    smtp_port: Option<u16>,
+    /// Also serve IMAP (TLS, XOAUTH2) on this port (0 picks a free one).
+    #[arg(long, requires = "smtp_port")]
+    imap_port: Option<u16>,
+    /// Where to write the PEM certificate authority the mail servers' certificate is signed
+    /// by, for mail clients to trust.
+    #[arg(long, requires = "smtp_port")]
+    mail_ca: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -56,8 +69,29 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("starting the emulator")?;
     println!("entra-emulator listening on {}", emulator.base_url());
+    let mail = match (args.smtp_port, args.imap_port, &args.mail_ca) {
+        (Some(smtp), Some(imap), Some(ca_path)) => {
+            let options = MailOptions {
+                smtp: SocketAddr::new(args.host, smtp),
+                imap: SocketAddr::new(args.host, imap),
+            };
+            let mail = emulator
+                .start_mail(options)
+                .await
+                .context("starting the mail servers")?;
+            std::fs::write(ca_path, mail.ca_certificate_pem())
+                .with_context(|| format!("writing {}", ca_path.display()))?;
+            println!("entra-emulator SMTP (STARTTLS) on {}", mail.smtp_addr());
+            println!("entra-emulator IMAP (TLS) on {}", mail.imap_addr());
+            Some(mail)
+        }
+        _ => None,
+    };
     wait_for_signal().await;
     tracing::info!("shutting down");
+    if let Some(mail) = mail {
+        mail.shutdown().await;
+    }
     emulator.shutdown().await;
     Ok(())
 }

@@ -729,3 +729,64 @@ async fn the_certificate_is_for_loopback_names_only_and_servers_stop() {
     mail.shutdown().await;
     assert!(TcpStream::connect(addr).await.is_err(), "stopped");
 }
+
+/// The standalone binary, as a mail client's tests would run it: `--smtp-port`, `--imap-port`
+/// and `--mail-ca` start both servers and write the certificate authority they trust.
+#[tokio::test]
+async fn the_standalone_binary_serves_smtp_and_imap_with_the_ca_it_writes() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let ca_path = dir.path().join("mail-ca.pem");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_entra-emulator"))
+        .args([
+            "--sandbox",
+            "--smtp-port",
+            "0",
+            "--imap-port",
+            "0",
+            "--mail-ca",
+        ])
+        .arg(&ca_path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the emulator binary starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut addresses = Vec::new();
+    for prefix in [
+        "entra-emulator listening on http://",
+        "entra-emulator SMTP (STARTTLS) on ",
+        "entra-emulator IMAP (TLS) on ",
+    ] {
+        let line = stdout.next_line().await.expect("stdout").expect("a line");
+        let rest = line
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{line}"));
+        let address: std::net::SocketAddr = rest
+            .parse()
+            .unwrap_or_else(|_| panic!("an address in {line}"));
+        addresses.push(address);
+    }
+    let (smtp, imap) = (addresses[1], addresses[2]);
+    let ca = std::fs::read_to_string(&ca_path).expect("the CA file was written");
+
+    let mut client = Client::plain(smtp, &ca).await;
+    assert!(client.reply().await[0].starts_with("220 "));
+    client.smtp("EHLO client.example").await;
+    assert_eq!(
+        client.smtp("STARTTLS").await,
+        ["220 2.0.0 SMTP server ready"]
+    );
+    client.start_tls().await;
+    let ehlo = client.smtp("EHLO client.example").await;
+    assert!(
+        ehlo.iter()
+            .any(|l| l.contains("AUTH") && l.contains("XOAUTH2")),
+        "{ehlo:?}"
+    );
+
+    let mut client = Client::tls(imap, &ca).await;
+    let greeting = client.line().await;
+    assert!(greeting.starts_with("* OK"), "{greeting}");
+    child.kill().await.expect("the emulator stops");
+}
