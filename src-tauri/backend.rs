@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use o365_auth_core::host::{HostOptions, ServiceHost};
+use o365_auth_core::ipc::protocol::Answer;
 use o365_auth_core::ipc::{Handler, Peer};
 use o365_auth_core::service::ServiceHandler;
 use o365_auth_core::store::audit::Channel;
@@ -65,10 +66,11 @@ impl Backend {
         params: Value,
     ) -> Result<Value, CommandError> {
         let (window, _) = self.handler(app).await?;
-        window
+        let answer = window
             .call(&own_peer(), method, params)
             .await
-            .map_err(CommandError::from)
+            .map_err(CommandError::from)?;
+        value_of(&answer)
     }
 
     /// The same for the tray menu.
@@ -79,9 +81,11 @@ impl Backend {
         params: Value,
     ) -> Result<Value, CommandError> {
         let (_, tray) = self.handler(app).await?;
-        tray.call(&own_peer(), method, params)
+        let answer = tray
+            .call(&own_peer(), method, params)
             .await
-            .map_err(CommandError::from)
+            .map_err(CommandError::from)?;
+        value_of(&answer)
     }
 
     pub async fn shutdown(&self) {
@@ -89,6 +93,13 @@ impl Backend {
             host.shutdown().await;
         }
     }
+}
+
+/// The answer as a value the window and the tray read (they are not the hot path a socket
+/// client is).
+fn value_of(answer: &Answer) -> Result<Value, CommandError> {
+    serde_json::from_str(answer.get())
+        .map_err(|_| CommandError::new("internal_error", "the service's answer is not JSON"))
 }
 
 /// The window and the tray are this process.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use o365_auth_core::ipc::protocol::{Answer, answer_of};
 use o365_auth_core::ipc::{Handler, IpcLimits, IpcServer, Peer, RpcError};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -27,14 +28,14 @@ impl Handler for TestHandler {
         peer: &'a Peer,
         method: &'a str,
         params: Value,
-    ) -> BoxFuture<'a, Result<Value, RpcError>> {
+    ) -> BoxFuture<'a, Result<Answer, RpcError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         async move {
             match method {
-                "status" => Ok(
-                    json!({ "peer_pid": peer.pid, "peer_uid": peer.uid, "exe": peer.executable }),
+                "status" => answer_of(
+                    &json!({ "peer_pid": peer.pid, "peer_uid": peer.uid, "exe": peer.executable }),
                 ),
-                "echo" => Ok(params),
+                "echo" => answer_of(&params),
                 "fail" => Err(RpcError::from(&o365_auth_core::Error::NoAccount {
                     name: "zed".into(),
                 })),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use o365_auth_core::ipc::protocol::RpcError;
+use o365_auth_core::ipc::protocol::{Answer, RpcError, answer_of};
 use o365_auth_core::ipc::{Handler, Peer};
 use o365_auth_core::web::{WebApi, WebOptions};
 use serde_json::{Value, json};
@@ -24,14 +24,14 @@ impl Handler for Recording {
         peer: &'a Peer,
         method: &'a str,
         params: Value,
-    ) -> BoxFuture<'a, Result<Value, RpcError>> {
+    ) -> BoxFuture<'a, Result<Answer, RpcError>> {
         async move {
             self.calls
                 .lock()
                 .unwrap()
                 .push((method.to_owned(), params.clone(), peer.uid));
             match method {
-                "status" => Ok(json!({ "ok": true })),
+                "status" => answer_of(&json!({ "ok": true })),
                 "login.wait" => futures_util::future::pending().await,
                 _ => Err(RpcError::method_not_found(method)),
             }

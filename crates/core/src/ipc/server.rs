@@ -17,8 +17,8 @@ use tokio::sync::{Semaphore, broadcast, watch};
 use tokio::task::JoinHandle;
 
 use super::protocol::{
-    APPLICATION_ERROR, INVALID_REQUEST, MAX_MESSAGE_BYTES, Response, RpcError, SERVER_BUSY,
-    parse_request,
+    APPLICATION_ERROR, Answer, INVALID_REQUEST, MAX_MESSAGE_BYTES, Response, RpcError, SERVER_BUSY,
+    answer_of, parse_request,
 };
 use crate::error::{Error, Result};
 
@@ -37,7 +37,7 @@ pub trait Handler: Send + Sync + 'static {
         peer: &'a Peer,
         method: &'a str,
         params: Value,
-    ) -> BoxFuture<'a, std::result::Result<Value, RpcError>>;
+    ) -> BoxFuture<'a, std::result::Result<Answer, RpcError>>;
 
     /// The event stream behind `events.subscribe`; `None` when there is none.
     fn subscribe(&self) -> Option<broadcast::Receiver<Value>> {
@@ -307,12 +307,11 @@ async fn stream_events(
         let _ = send(writer, &Response::error(id, error)).await;
         return;
     };
-    if !send(
-        writer,
-        &Response::result(id, serde_json::json!({ "subscribed": true })),
-    )
-    .await
-    {
+    let acknowledged = match answer_of(&serde_json::json!({ "subscribed": true })) {
+        Ok(answer) => Response::result(id, answer),
+        Err(error) => Response::error(id, error),
+    };
+    if !send(writer, &acknowledged).await {
         return;
     }
     loop {

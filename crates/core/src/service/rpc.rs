@@ -14,9 +14,9 @@ use tokio::sync::broadcast;
 use super::TokenService;
 use super::apps::{AppChange, AppSpec, ProtocolSpec};
 use super::login::{LoginRequest, PasswordLogin};
-use super::tokens::{GraphCall, TokenRequest};
+use super::tokens::{GraphCall, IssuedToken, TokenRequest};
 use crate::error::Error;
-use crate::ipc::protocol::RpcError;
+use crate::ipc::protocol::{Answer, RpcError, answer_of};
 use crate::ipc::{Handler, Peer};
 use crate::store::audit::{AuditPeer, Channel};
 use crate::store::settings::SettingsChange;
@@ -117,15 +117,32 @@ fn params<T: DeserializeOwned>(value: Value) -> Result<T, RpcError> {
     })
 }
 
-fn answer<T: serde::Serialize>(result: crate::error::Result<T>) -> Result<Value, RpcError> {
+fn answer<T: serde::Serialize>(result: crate::error::Result<T>) -> Result<Answer, RpcError> {
     match result {
-        Ok(value) => serde_json::to_value(value).map_err(|_| {
-            RpcError::new(
-                crate::ipc::protocol::INTERNAL_ERROR,
-                "unserialisable answer",
-            )
-        }),
+        Ok(value) => answer_of(&value),
         Err(error) => Err(RpcError::from(&error)),
+    }
+}
+
+/// `token.get`'s answer (docs/ipc.md), borrowed from the issued token.
+#[derive(serde::Serialize)]
+struct TokenAnswer<'a> {
+    access_token: &'a str,
+    token_type: &'a str,
+    expires_at: i64,
+    scopes: &'a [String],
+    account: &'a str,
+}
+
+impl<'a> TokenAnswer<'a> {
+    fn of(token: &'a IssuedToken) -> Self {
+        TokenAnswer {
+            access_token: token.access_token.expose(),
+            token_type: &token.token_type,
+            expires_at: token.expires_at,
+            scopes: &token.scopes,
+            account: &token.account,
+        }
     }
 }
 
@@ -146,7 +163,7 @@ impl Handler for ServiceHandler {
         peer: &'a Peer,
         method: &'a str,
         params_value: Value,
-    ) -> BoxFuture<'a, Result<Value, RpcError>> {
+    ) -> BoxFuture<'a, Result<Answer, RpcError>> {
         async move {
             let service = &self.service;
             match method {
@@ -174,20 +191,13 @@ impl Handler for ServiceHandler {
                 "token.get" | "token.refresh" => {
                     let request: TokenRequest = params(params_value)?;
                     let force = method == "token.refresh";
-                    answer(
-                        service
-                            .token(&request, force, self.channel, audit_peer(peer))
-                            .await
-                            .map(|token| {
-                                json!({
-                                    "access_token": token.access_token.expose(),
-                                    "token_type": token.token_type,
-                                    "expires_at": token.expires_at,
-                                    "scopes": token.scopes,
-                                    "account": token.account,
-                                })
-                            }),
-                    )
+                    match service
+                        .token(&request, force, self.channel, audit_peer(peer))
+                        .await
+                    {
+                        Ok(token) => answer_of(&TokenAnswer::of(&token)),
+                        Err(error) => Err(RpcError::from(&error)),
+                    }
                 }
                 "graph.request" => {
                     let call: GraphCall = params(params_value)?;
@@ -284,7 +294,7 @@ impl Handler for ServiceHandler {
                 "shutdown" => {
                     params::<Empty>(params_value)?;
                     service.shutdown();
-                    Ok(json!({"stopping": true}))
+                    answer_of(&json!({"stopping": true}))
                 }
                 other => Err(RpcError::method_not_found(other)),
             }
