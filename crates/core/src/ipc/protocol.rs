@@ -41,7 +41,7 @@ pub fn answer_of<T: Serialize + ?Sized>(value: &T) -> Result<Answer, RpcError> {
         .map_err(|_| RpcError::new(INTERNAL_ERROR, "unserialisable answer"))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct Response {
     pub jsonrpc: &'static str,
     pub id: Value,
@@ -49,6 +49,23 @@ pub struct Response {
     pub result: Option<Answer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RpcError>,
+}
+
+/// Without the answer itself, which may carry an access token.
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("id", &self.id)
+            .field(
+                "result",
+                &self
+                    .result
+                    .as_ref()
+                    .map(|answer| format!("<{} bytes>", answer.get().len())),
+            )
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 impl Response {
@@ -214,6 +231,14 @@ pub fn parse_request(line: &[u8]) -> Result<Request, Box<Response>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_response_shown_for_debugging_hides_its_answer() {
+        let answer = answer_of(&serde_json::json!({ "access_token": "eyJ0eXAi.secret" })).unwrap();
+        let shown = format!("{:?}", Response::result(serde_json::json!(1), answer));
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("bytes"), "{shown}");
+    }
 
     #[test]
     fn requests_parse_and_bad_ones_get_the_right_codes() {
