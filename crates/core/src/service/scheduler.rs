@@ -630,7 +630,14 @@ mod tests {
         config: SchedulerConfig,
         script: Script,
     ) -> (Scheduler, Arc<Recorder>, Arc<TestClock>) {
-        let clock = TestClock::new();
+        start_on(TestClock::new(), config, script)
+    }
+
+    fn start_on(
+        clock: Arc<TestClock>,
+        config: SchedulerConfig,
+        script: Script,
+    ) -> (Scheduler, Arc<Recorder>, Arc<TestClock>) {
         let recorder = Arc::new(Recorder {
             clock: clock.clone(),
             calls: Mutex::new(Vec::new()),
@@ -638,6 +645,20 @@ mod tests {
         });
         let scheduler = Scheduler::start_with_clock(config, recorder.clone(), clock.wall());
         (scheduler, recorder, clock)
+    }
+
+    /// As `start`, every refresh giving a token that lives `lifetime_s` from the test's now.
+    fn start_renewing(
+        config: SchedulerConfig,
+        lifetime_s: i64,
+    ) -> (Scheduler, Arc<Recorder>, Arc<TestClock>) {
+        let clock = TestClock::new();
+        let script_clock = clock.clone();
+        start_on(
+            clock,
+            config,
+            Box::new(move |_, _| Ok(script_clock.now() + lifetime_s)),
+        )
     }
 
     fn tracked(account: &str, expires_in: i64, clock: &TestClock) -> Tracked {
@@ -688,20 +709,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_token_shorter_lived_than_twice_the_margin_is_refreshed_at_half_life_not_in_a_loop() {
-        let clock_for_script = Arc::new(Mutex::new(None::<Arc<TestClock>>));
-        let inner = clock_for_script.clone();
         // Every refresh gets a token for 120 s; margin and jitter are 5 and 1 minutes.
         let config = SchedulerConfig {
             jitter: Duration::from_secs(60),
             ..SchedulerConfig::default()
         };
-        let (scheduler, recorder, clock) = start(
-            config,
-            Box::new(move |_, _| {
-                Ok(inner.lock().unwrap().as_ref().map(|c| c.now()).unwrap_or(0) + 120)
-            }),
-        );
-        *clock_for_script.lock().unwrap() = Some(clock.clone());
+        let (scheduler, recorder, clock) = start_renewing(config, 120);
         scheduler.track(tracked("alice", 120, &clock));
         tokio::time::sleep(Duration::from_secs(59)).await;
         assert!(calls(&recorder, "alice").is_empty(), "not before half-life");
@@ -729,20 +742,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn overdue_accounts_go_earliest_expiry_first_and_the_already_dead_last() {
-        let clock_for_script = Arc::new(Mutex::new(None::<Arc<TestClock>>));
-        let inner = clock_for_script.clone();
         let config = SchedulerConfig {
             jitter: Duration::ZERO,
             max_requests_per_second: 1,
             ..SchedulerConfig::default()
         };
-        let (scheduler, recorder, clock) = start(
-            config,
-            Box::new(move |_, _| {
-                Ok(inner.lock().unwrap().as_ref().map(|c| c.now()).unwrap_or(0) + 3600)
-            }),
-        );
-        *clock_for_script.lock().unwrap() = Some(clock.clone());
+        let (scheduler, recorder, clock) = start_renewing(config, 3600);
         // Tracked in the store's order, not by expiry; a margin of 300 s makes all but
         // `later` overdue at once, and `dead`'s token has already expired.
         for (account, expires_in) in [("later", 500), ("dead", 0), ("b", 250), ("a", 100)] {
@@ -798,21 +803,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_token_falling_due_during_a_backlog_goes_before_the_hopeless_ones() {
-        let clock_for_script = Arc::new(Mutex::new(None::<Arc<TestClock>>));
-        let inner = clock_for_script.clone();
         let config = SchedulerConfig {
             jitter: Duration::ZERO,
             max_requests_per_second: 1,
             max_concurrent: 1,
             ..SchedulerConfig::default()
         };
-        let (scheduler, recorder, clock) = start(
-            config,
-            Box::new(move |_, _| {
-                Ok(inner.lock().unwrap().as_ref().map(|c| c.now()).unwrap_or(0) + 3600)
-            }),
-        );
-        *clock_for_script.lock().unwrap() = Some(clock.clone());
+        let (scheduler, recorder, clock) = start_renewing(config, 3600);
         for index in 0..10 {
             scheduler.track(Tracked {
                 last_refreshed_at: clock.now() - 3600,
@@ -842,15 +839,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn refreshes_come_at_expiry_minus_the_margin_and_repeat() {
-        let clock_for_script = Arc::new(Mutex::new(None::<Arc<TestClock>>));
-        let inner = clock_for_script.clone();
-        let (scheduler, recorder, clock) = start(
-            config(),
-            Box::new(move |_, _| {
-                Ok(inner.lock().unwrap().as_ref().map(|c| c.now()).unwrap_or(0) + 3600)
-            }),
-        );
-        *clock_for_script.lock().unwrap() = Some(clock.clone());
+        let (scheduler, recorder, clock) = start_renewing(config(), 3600);
         let mut events = scheduler.subscribe();
         scheduler.track(tracked("alice", 600, &clock));
         tokio::time::sleep(Duration::from_secs(299)).await;
