@@ -827,6 +827,48 @@ async fn the_token_index_serves_valid_tokens_and_sees_other_stores_writes() {
 }
 
 #[tokio::test]
+async fn latest_expiries_give_each_accounts_newest_access_token_expiry() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open_at(&db_path(&dir)).await;
+    let app = store
+        .apps()
+        .add(&new_app("a", "c", None))
+        .await
+        .expect("app");
+    let now = now_unix();
+    let save = |name: &'static str, access: &'static str, scopes: &'static str, at: i64| {
+        let store = store.clone();
+        let app_id = app.id.clone();
+        async move {
+            store
+                .tokens()
+                .save(
+                    &app_id,
+                    &identity(name),
+                    &tokens(access, Some("rt"), scopes, at),
+                    AccountSource::SignIn,
+                )
+                .await
+                .expect("save")
+        }
+    };
+    let alice = save("alice", "at-graph", GRAPH, now + 600).await;
+    save(
+        "alice",
+        "at-imap",
+        "https://outlook.office.com/IMAP.AccessAsUser.All",
+        now + 3000,
+    )
+    .await;
+    let bob = save("bob", "at-bob", GRAPH, now - 10).await;
+    let expiries = store.tokens().latest_expiries().await.expect("expiries");
+    assert_eq!(expiries.len(), 2, "{expiries:?}");
+    assert_eq!(expiries.get(&alice), Some(&(now + 3000)));
+    // An expired token still counts: the scheduler refreshes it at once.
+    assert_eq!(expiries.get(&bob), Some(&(now - 10)));
+}
+
+#[tokio::test]
 async fn the_audit_trail_does_not_empty_the_token_index_and_records_the_last_use() {
     let dir = tempfile::tempdir().expect("dir");
     let store = open_at(&db_path(&dir)).await;

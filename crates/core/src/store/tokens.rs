@@ -4,6 +4,8 @@
 //! and the access token in ONE `BEGIN IMMEDIATE` transaction: a crash leaves the old state or
 //! the new one, never a new access token beside a lost refresh token.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
@@ -244,6 +246,26 @@ impl<'a> Tokens<'a> {
         transaction.commit().await.map_err(sql_error)?;
         self.store.inner.index.forget(&account_id);
         Ok(account_id)
+    }
+
+    /// Each account's latest access-token expiry (unix seconds), in one query and without
+    /// opening a token: what the scheduler needs at start for every account at once. An
+    /// account with no access token is absent.
+    pub async fn latest_expiries(&self) -> Result<HashMap<String, i64>> {
+        let rows = sqlx::query(
+            "SELECT account_id, MAX(expires_at) AS expires_at FROM tokens GROUP BY account_id",
+        )
+        .fetch_all(&self.store.inner.pool)
+        .await
+        .map_err(sql_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("account_id").map_err(sql_error)?,
+                    row.try_get("expires_at").map_err(sql_error)?,
+                ))
+            })
+            .collect()
     }
 
     /// Every token set of the account, opened, each carrying the account's refresh token,
