@@ -20,6 +20,7 @@ use o365_auth_core::scopes::Scopes;
 use o365_auth_core::token::AccountIdentity;
 use o365_auth_core::{Error, Secret};
 use support::browser::Browser;
+use support::certificate::self_signed_certificate;
 
 const GRAPH_USER_READ: &str = "https://graph.microsoft.com/User.Read";
 const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
@@ -485,43 +486,6 @@ async fn client_credentials_with_a_secret_need_a_tenant_and_the_default_scope() 
     .await
     .unwrap_err();
     assert_eq!(no_secret.code(), "invalid_input");
-}
-
-fn self_signed_certificate() -> (Vec<u8>, Secret, Vec<u8>) {
-    use openssl::asn1::Asn1Time;
-    use openssl::hash::MessageDigest;
-    use openssl::pkcs12::Pkcs12;
-    use openssl::pkey::PKey;
-    use openssl::rsa::Rsa;
-    use openssl::x509::{X509, X509NameBuilder};
-
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "o365-auth daemon").unwrap();
-    let name = name.build();
-    let mut builder = X509::builder().unwrap();
-    builder.set_version(2).unwrap();
-    builder.set_subject_name(&name).unwrap();
-    builder.set_issuer_name(&name).unwrap();
-    builder.set_pubkey(&key).unwrap();
-    builder
-        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    builder
-        .set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    builder.sign(&key, MessageDigest::sha256()).unwrap();
-    let certificate = builder.build();
-    let pfx = Pkcs12::builder()
-        .name("daemon")
-        .pkey(&key)
-        .cert(&certificate)
-        .build2("pfx-pass")
-        .unwrap()
-        .to_der()
-        .unwrap();
-    let key_pem = Secret::new(String::from_utf8(key.private_key_to_pem_pkcs8().unwrap()).unwrap());
-    (certificate.to_pem().unwrap(), key_pem, pfx)
 }
 
 #[tokio::test]

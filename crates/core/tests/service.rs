@@ -32,6 +32,7 @@ use o365_auth_core::store::{KeySource, Store, StoreOptions};
 use rand::Rng;
 use serde_json::{Value, json};
 use support::browser::Browser;
+use support::certificate::self_signed_certificate;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
@@ -1388,6 +1389,88 @@ async fn an_app_is_changed_field_by_field_and_keeps_its_secret_and_its_accounts(
     assert_eq!(
         public["has_client_secret"], false,
         "a public client keeps no secret: {public}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_apps_certificate_is_replaced_by_a_secret_only_when_asked_to_go() {
+    use entra_emulator::sandbox::{DEMO_CLIENT_SECRET, DEMO_CONFIDENTIAL_CLIENT_ID};
+    let harness = Harness::start().await;
+    let mut client = harness.client().await;
+    // A certificate the emulator's app does not know: signing in with it fails.
+    let (certificate, key, _) = self_signed_certificate();
+    let pem = format!(
+        "{}{}",
+        String::from_utf8(certificate).unwrap(),
+        key.expose()
+    );
+    let added = client
+        .ok(
+            "apps.add",
+            json!({
+                "name": "daemon",
+                "client_id": DEMO_CONFIDENTIAL_CLIENT_ID,
+                "tenant": DEMO_TENANT_ID,
+                "flow": "credentials",
+                "authority": harness.emulator.base_url(),
+                "certificate_pem": pem,
+            }),
+        )
+        .await;
+    assert_eq!(added["has_certificate"], true, "{added}");
+    async fn sign_in(client: &mut Client) -> Value {
+        let challenge = client.ok("login.start", json!({ "method": "app" })).await;
+        client
+            .call("login.wait", json!({ "login": challenge["login"] }))
+            .await
+    }
+    let refused = sign_in(&mut client).await;
+    assert_eq!(
+        refused["error"]["data"]["code"], "app_misconfigured",
+        "{refused}"
+    );
+
+    let both = client
+        .err(
+            "apps.update",
+            json!({ "name": "daemon", "certificate_pem": pem, "remove_certificate": true }),
+        )
+        .await;
+    assert_eq!(code_of(&both), "invalid_input", "{both}");
+    assert_eq!(both["data"]["field"], "remove_certificate", "{both}");
+    let nothing_left = client
+        .err(
+            "apps.update",
+            json!({ "name": "daemon", "remove_certificate": true }),
+        )
+        .await;
+    assert_eq!(
+        code_of(&nothing_left),
+        "invalid_input",
+        "a credentials app needs a credential: {nothing_left}"
+    );
+    // A secret beside the certificate: the certificate, used first, stays.
+    let beside = client
+        .ok(
+            "apps.update",
+            json!({ "name": "daemon", "client_secret": DEMO_CLIENT_SECRET }),
+        )
+        .await;
+    assert_eq!(beside["has_certificate"], true, "{beside}");
+    assert_eq!(beside["has_client_secret"], true, "{beside}");
+
+    let switched = client
+        .ok(
+            "apps.update",
+            json!({ "name": "daemon", "remove_certificate": true }),
+        )
+        .await;
+    assert_eq!(switched["has_certificate"], false, "{switched}");
+    assert_eq!(switched["has_client_secret"], true, "{switched}");
+    let signed_in = sign_in(&mut client).await;
+    assert_eq!(
+        signed_in["result"]["app"], "daemon",
+        "the secret now signs the app in: {signed_in}"
     );
 }
 

@@ -102,6 +102,8 @@ export interface AppParams {
   certificate_pem?: string;
   pkcs12_base64?: string;
   pkcs12_password?: string;
+  /** apps.update only: drop the stored certificate (it is used before a secret). */
+  remove_certificate?: boolean;
 }
 
 export interface SandboxStatus {

@@ -156,6 +156,19 @@ describe("toUpdateParams", () => {
     expect(toCertificate).toEqual({ certificate_pem: PEM, client_secret: null });
   });
 
+  it("removes a certificate replaced by a secret, and keeps it otherwise", () => {
+    const original = sampleApp({ flow: "credentials", has_certificate: true });
+    expect(toUpdateParams({ ...fromApp(original), credential: "secret", client_secret: "new" }, original)).toEqual({
+      client_secret: "new",
+      remove_certificate: true,
+    });
+    expect(toUpdateParams({ ...fromApp(original), credential: "none" }, original)).toEqual({ remove_certificate: true });
+    expect(toUpdateParams({ ...fromApp(original), default_scopes: ["basic"] }, original)).toEqual({
+      default_scopes: ["basic"],
+    });
+    expect(toUpdateParams({ ...fromApp(original), flow: "public" }, original)).toEqual({ flow: "public" });
+  });
+
   it("sends the cloud only when it was changed (the list cannot tell GCC High from DoD)", () => {
     const original = sampleApp({ authority: "https://login.microsoftonline.us/" });
     expect(fromApp(original).cloud).toBe("us_gov");

@@ -344,6 +344,13 @@ export function toUpdateParams(values: AppFormValues, original: AppRegistration)
     original.has_client_secret &&
     (!needsCredential(values.flow) || values.credential === "none" || values.credential === "certificate");
   if (secretGone) changes.client_secret = null;
+  // A flow without a credential drops a certificate by itself; with one, a certificate left
+  // beside a new secret would still be the one used.
+  const certificateGone =
+    original.has_certificate &&
+    needsCredential(values.flow) &&
+    (values.credential === "secret" || values.credential === "none");
+  if (certificateGone) changes.remove_certificate = true;
   return changes;
 }
 

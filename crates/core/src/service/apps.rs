@@ -55,7 +55,8 @@ pub struct AppSpec {
 
 /// A change to a registration (`apps.update`): `name` names it, every other field left out
 /// stays as it is. `client_secret: null` removes the secret; a new certificate replaces the
-/// old one.
+/// old one, `remove_certificate: true` removes it (a stored certificate is used before a
+/// secret, so switching a confidential app to a secret needs both).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppChange {
@@ -86,6 +87,8 @@ pub struct AppChange {
     pub pkcs12_base64: Option<Secret>,
     #[serde(default)]
     pub pkcs12_password: Option<Secret>,
+    #[serde(default)]
+    pub remove_certificate: bool,
 }
 
 impl AppChange {
@@ -102,6 +105,12 @@ pub(crate) fn changed_spec(
     change: AppChange,
 ) -> Result<AppSpec> {
     let new_certificate = change.new_certificate();
+    if new_certificate && change.remove_certificate {
+        return Err(Error::invalid_input(
+            "remove_certificate",
+            "give a new certificate or remove the stored one, not both",
+        ));
+    }
     let protocol = match change.protocol {
         Some(protocol) => Some(protocol),
         None => serde_json::from_value(view.protocol.clone()).ok(),
@@ -156,7 +165,7 @@ pub(crate) fn changed_spec(
         spec.private_key_pem = change.private_key_pem;
         spec.pkcs12_base64 = change.pkcs12_base64;
         spec.pkcs12_password = change.pkcs12_password;
-    } else if let Some(stored) = certificate {
+    } else if let Some(stored) = certificate.filter(|_| !change.remove_certificate) {
         match serde_json::from_str::<CertificateSpec>(stored.expose()) {
             Ok(CertificateSpec::Pem { pem, key }) => {
                 spec.certificate_pem = Some(pem);
