@@ -827,6 +827,83 @@ async fn the_token_index_serves_valid_tokens_and_sees_other_stores_writes() {
 }
 
 #[tokio::test]
+async fn a_write_to_one_account_drops_only_that_account_from_the_token_index() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = db_path(&dir);
+    let store = open_at(&path).await;
+    let other = open_at(&path).await;
+    let app = store
+        .apps()
+        .add(&new_app("a", "c", None))
+        .await
+        .expect("app");
+    let now = now_unix();
+    let save = |store: &Store, name: String, access: String, at: i64| {
+        let store = store.clone();
+        let app_id = app.id.clone();
+        async move {
+            store
+                .tokens()
+                .save(
+                    &app_id,
+                    &identity(&name),
+                    &tokens(&access, Some("rt"), GRAPH, at),
+                    AccountSource::SignIn,
+                )
+                .await
+                .expect("save")
+        }
+    };
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(save(&store, format!("user{n}"), format!("at-{n}"), now + 3600).await);
+    }
+    let lookup = |store: &Store, id: String| {
+        let store = store.clone();
+        async move {
+            store
+                .valid_access_token(&id, None, now, 0)
+                .await
+                .expect("lookup")
+                .map(|token| token.access_token.expose().to_owned())
+        }
+    };
+    for id in &ids {
+        lookup(&store, id.clone()).await;
+    }
+    assert_eq!(store.indexed_accounts(), 5);
+
+    // This store refreshes one account: the others stay indexed.
+    save(&store, "user0".into(), "at-0-new".into(), now + 7200).await;
+    assert_eq!(
+        lookup(&store, ids[1].clone()).await.as_deref(),
+        Some("at-1")
+    );
+    assert_eq!(store.indexed_accounts(), 4, "only user0 dropped");
+    assert_eq!(
+        lookup(&store, ids[0].clone()).await.as_deref(),
+        Some("at-0-new")
+    );
+    assert_eq!(store.indexed_accounts(), 5);
+
+    // Another store (another process) refreshes one and removes one: those two go, and are
+    // read again; the rest stay.
+    save(&other, "user2".into(), "at-2-other".into(), now + 7200).await;
+    assert!(other.accounts().remove(&ids[3]).await.expect("remove"));
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    assert_eq!(
+        lookup(&store, ids[4].clone()).await.as_deref(),
+        Some("at-4")
+    );
+    assert_eq!(store.indexed_accounts(), 3, "user2 and user3 dropped");
+    assert_eq!(
+        lookup(&store, ids[2].clone()).await.as_deref(),
+        Some("at-2-other")
+    );
+    assert_eq!(lookup(&store, ids[3].clone()).await, None, "removed");
+}
+
+#[tokio::test]
 async fn latest_expiries_give_each_accounts_newest_access_token_expiry() {
     let dir = tempfile::tempdir().expect("dir");
     let store = open_at(&db_path(&dir)).await;

@@ -54,6 +54,7 @@ const OUR_TABLES: &[&str] = &[
     "pending_sign_ins",
     "audit_log",
     "refresh_leases",
+    "token_changes",
 ];
 
 const KEY_CHECK_CONTEXT: &str = "store_meta:key_check:value";

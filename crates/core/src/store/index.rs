@@ -6,15 +6,18 @@
 //! its memory for hours would put them all in core dumps and swap for no gain, since opening
 //! one costs far less than the lookup budget. Plaintext exists only in the `Secret` handed out.
 //!
-//! Freshness: the index is dropped on every write made through this `Store` (the writers call
+//! Freshness: a write made through this `Store` drops what it touched at once (the writers call
 //! [`TokenIndex::forget`] / [`TokenIndex::clear`]), and before each lookup the store reads
 //! `PRAGMA data_version` on its watch connection (`watch`): SQLite changes that number
 //! whenever any other connection, in this process or another, commits. A changed number
-//! empties the index. That pragma reads the WAL index in shared memory, not a table, on the
-//! caller's thread, and one reading serves the lookups of the next millisecond: another
-//! process's write is seen at most that late, and until then the index can only hand out a
-//! token that is still valid by its own expiry. The audit trail commits on that same
-//! connection, so handing out tokens does not empty the index.
+//! drops the accounts whose tokens changed since the index last looked, which triggers record
+//! in `token_changes` (one row per account, the revision of its last change): with thousands
+//! of accounts refreshing, one refresh no longer empties the whole index. That pragma reads
+//! the WAL index in shared memory, not a table, on the caller's thread, and one reading
+//! serves the lookups of the next millisecond: another process's write is seen at most that
+//! late, and until then the index can only hand out a token that is still valid by its own
+//! expiry. The audit trail commits on that same connection, so handing out tokens does not
+//! move the number.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,7 +42,14 @@ struct IndexedToken {
 
 #[derive(Debug, Default)]
 struct State {
+    /// The watch connection's data_version the entries are current for.
     data_version: Option<i64>,
+    /// The newest `token_changes` revision seen: a new data_version forgets only the
+    /// accounts changed after it.
+    revision: Option<i64>,
+    /// Moves on every `forget` and `clear`, so that a lookup that read the database before
+    /// one of them does not put back what it dropped.
+    epoch: u64,
     accounts: HashMap<String, Arc<[IndexedToken]>>,
 }
 
@@ -61,7 +71,7 @@ impl TokenIndex {
     pub(crate) fn forget(&self, account_id: &str) {
         self.with(|state| {
             state.accounts.remove(account_id);
-            state.data_version = None;
+            state.epoch += 1;
         });
     }
 
@@ -69,7 +79,7 @@ impl TokenIndex {
     pub(crate) fn clear(&self) {
         self.with(|state| {
             state.accounts.clear();
-            state.data_version = None;
+            state.epoch += 1;
         });
     }
 
@@ -101,20 +111,34 @@ impl Store {
     ) -> Result<Option<CachedToken>> {
         let version = self.inner.watch.data_version()?;
         let index = &self.inner.index;
-        let cached = index.with(|state| {
-            if state.data_version != Some(version) {
-                state.accounts.clear();
+        let moved_since =
+            index.with(|state| (state.data_version != Some(version)).then_some(state.revision));
+        if let Some(revision) = moved_since {
+            // Read after `version`, so it holds at least every change that moved it.
+            let changes = self.inner.watch.token_changes_since(revision)?;
+            index.with(|state| {
+                if state.data_version == Some(version) {
+                    return;
+                }
+                if revision.is_none() {
+                    state.accounts.clear();
+                }
+                for account in &changes.accounts {
+                    state.accounts.remove(account);
+                }
+                state.revision = Some(changes.newest.max(state.revision.unwrap_or(0)));
                 state.data_version = Some(version);
-            }
-            state.accounts.get(account_id).map(Arc::clone)
-        });
+            });
+        }
+        let cached =
+            index.with(|state| (state.epoch, state.accounts.get(account_id).map(Arc::clone)));
         let entries = match cached {
-            Some(entries) => entries,
-            None => {
+            (_, Some(entries)) => entries,
+            (epoch, None) => {
                 let entries: Arc<[IndexedToken]> =
                     self.load_index_entries(account_id).await?.into();
                 index.with(|state| {
-                    if state.data_version == Some(version) {
+                    if state.data_version == Some(version) && state.epoch == epoch {
                         state
                             .accounts
                             .insert(account_id.to_owned(), Arc::clone(&entries));

@@ -55,6 +55,13 @@ pub(crate) const CHANGE_CHECK_REUSE: Duration = Duration::from_millis(1);
 /// another process's commit that much later, as if it had come a moment earlier.
 pub(crate) const CHANGE_CHECK_REUSE_WHILE_WRITING: Duration = Duration::from_millis(100);
 
+/// The accounts whose access tokens changed after a revision, and the newest revision.
+#[derive(Debug)]
+pub(crate) struct TokenChanges {
+    pub(crate) accounts: Vec<String>,
+    pub(crate) newest: i64,
+}
+
 /// What trying to write an audit batch gave.
 pub(crate) enum AuditWrite {
     Written,
@@ -146,6 +153,42 @@ impl Watch {
         drop(guard);
         *self.last_check() = Some((now, version));
         Ok(version)
+    }
+
+    /// What changed in the `tokens` table after `revision` (the `token_changes` table the
+    /// triggers keep), or with none yet only the newest revision. Called when data_version has
+    /// moved, so at most once per [`CHANGE_CHECK_REUSE`].
+    pub(crate) fn token_changes_since(&self, revision: Option<i64>) -> Result<TokenChanges> {
+        let guard = self.connection();
+        let connection = guard.as_ref().ok_or_else(closed)?;
+        let Some(since) = revision else {
+            let newest = connection
+                .prepare_cached("SELECT coalesce(max(revision), 0) FROM token_changes")
+                .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+                .map_err(watch_error)?;
+            return Ok(TokenChanges {
+                accounts: Vec::new(),
+                newest,
+            });
+        };
+        let mut statement = connection
+            .prepare_cached("SELECT account_id, revision FROM token_changes WHERE revision > ?")
+            .map_err(watch_error)?;
+        let mut changes = TokenChanges {
+            accounts: Vec::new(),
+            newest: since,
+        };
+        let rows = statement
+            .query_map([since], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(watch_error)?;
+        for row in rows {
+            let (account, revision) = row.map_err(watch_error)?;
+            changes.newest = changes.newest.max(revision);
+            changes.accounts.push(account);
+        }
+        Ok(changes)
     }
 
     /// Appends `rows` and moves each account's `last_used_at` forward, in one transaction;
