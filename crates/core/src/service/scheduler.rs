@@ -171,8 +171,11 @@ const HOPELESS: i64 = i64::MAX / 2;
 /// write, and on a loaded machine either can stall; a token judged savable that then dies
 /// anyway costs a turn of the cap that another token needed. But every token closer to death
 /// than this is given up at once: at 10,000 accounts and 20 requests a second, 10 s of slack
-/// gave up the 198 tokens expiring in the first 12 s (BENCHMARKS.md, "Scheduler at scale").
-const SAVABLE_SLACK: Duration = Duration::from_secs(2);
+/// gave up the 198 tokens expiring in the first 12 s, 2 s the 34 of the first 2 s
+/// (BENCHMARKS.md, "Scheduler at scale"). Expiries and the wall clock are whole seconds, so
+/// one second here leaves a refresh at least a second of real time beyond the estimate: a
+/// token endpoint's answer takes well under that.
+const SAVABLE_SLACK: Duration = Duration::from_secs(1);
 
 enum Place {
     Waiting(WaitingKey),
