@@ -59,11 +59,6 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 
-// As o365-auth-daemon runs (BENCHMARKS.md, "IPC round trip").
-#[cfg(not(feature = "system-allocator"))]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const KEY: [u8; 32] = [7; 32];
 const DOMAIN: &str = "sandbox.onmicrosoft.com";
 

@@ -11,13 +11,6 @@ use o365_auth_core::host::{HostOptions, ServiceHost};
 use o365_auth_core::sandbox::{PREFERRED_PORT, Sandbox, SandboxStatus};
 use o365_auth_core::store::KeySource;
 
-// Many small allocations on both runtime threads at once: glibc's malloc spent its time on
-// arena locks there, and mimalloc cut the IPC round trip's p99 at 64 clients by a fifth
-// (BENCHMARKS.md, "IPC round trip"). The light `o365-auth` client keeps the system's.
-#[cfg(not(feature = "system-allocator"))]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "o365-auth-daemon",
