@@ -18,10 +18,18 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::error::{Error, ErrorClass, Result};
 use crate::request_cap::CAP_WINDOW;
-use crate::token::now_unix;
-
-/// Wall-clock time in Unix seconds; replaceable so tests can jump it.
+/// Wall-clock time in milliseconds since the Unix epoch; replaceable so tests can jump it.
+/// Expiries are whole seconds, but whether a token can still be saved is a matter of the
+/// fraction of a second that is left.
 pub type WallClock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}
 
 /// Refreshes one account and returns its new access-token expiry (Unix seconds).
 pub trait RefreshJob: Send + Sync + 'static {
@@ -120,7 +128,7 @@ pub struct Scheduler {
 
 impl Scheduler {
     pub fn start(config: SchedulerConfig, job: Arc<dyn RefreshJob>) -> Self {
-        Self::start_with_clock(config, job, Arc::new(now_unix))
+        Self::start_with_clock(config, job, Arc::new(unix_millis))
     }
 
     pub fn start_with_clock(
@@ -172,10 +180,9 @@ const HOPELESS: i64 = i64::MAX / 2;
 /// anyway costs a turn of the cap that another token needed. But every token closer to death
 /// than this is given up at once: at 10,000 accounts and 20 requests a second, 10 s of slack
 /// gave up the 198 tokens expiring in the first 12 s, 2 s the 34 of the first 2 s
-/// (BENCHMARKS.md, "Scheduler at scale"). Expiries and the wall clock are whole seconds, so
-/// one second here leaves a refresh at least a second of real time beyond the estimate: a
-/// token endpoint's answer takes well under that.
-const SAVABLE_SLACK: Duration = Duration::from_secs(1);
+/// (BENCHMARKS.md, "Scheduler at scale"). Half a second covers a token endpoint's usual
+/// answer; one that takes longer costs that token, refreshed late, not the others.
+const SAVABLE_SLACK: Duration = Duration::from_millis(500);
 
 enum Place {
     Waiting(WaitingKey),
@@ -234,7 +241,7 @@ impl Run {
         let (finished_tx, mut finished) = mpsc::unbounded_channel::<Finished>();
         let mut clock_check = tokio::time::interval(self.config.clock_check);
         clock_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut wall_at_check = (self.wall)();
+        let mut wall_at_check = self.wall_seconds();
         let mut mono_at_check = Instant::now();
         loop {
             let next_start = self.next_start();
@@ -259,7 +266,7 @@ impl Run {
                     self.start_due(&finished_tx);
                 }
                 _ = clock_check.tick() => {
-                    let wall = (self.wall)();
+                    let wall = self.wall_seconds();
                     let monotonic = i64::try_from(mono_at_check.elapsed().as_secs()).unwrap_or(i64::MAX);
                     let drift = (wall - wall_at_check) - monotonic;
                     if drift.abs() > 5 {
@@ -324,6 +331,10 @@ impl Run {
         }
     }
 
+    fn wall_seconds(&self) -> i64 {
+        (self.wall)().div_euclid(1000)
+    }
+
     /// The wall-clock time by which the account's refresh must have happened: its token's
     /// expiry, or for an account only kept alive, a keep-alive period after it fell due (the
     /// refresh token's 90-day limit is far; such refreshes give way to tokens about to die).
@@ -382,7 +393,8 @@ impl Run {
                 .request_spacing()
                 .saturating_mul(u32::try_from(in_flight).unwrap_or(u32::MAX));
             let wait = slot.saturating_duration_since(now).max(behind) + SAVABLE_SLACK;
-            if entry.tracked.expires_at > (self.wall)().saturating_add(seconds(wait)) {
+            let dies_at = entry.tracked.expires_at.saturating_mul(1000);
+            if dies_at > (self.wall)().saturating_add(millis(wait)) {
                 return Some(key);
             }
             let hopeless = (
@@ -399,7 +411,7 @@ impl Run {
 
     /// When the account should next be refreshed, from wall-clock facts.
     fn due_for(&self, tracked: &Tracked) -> Instant {
-        let now = (self.wall)();
+        let now = self.wall_seconds();
         let target = if tracked.keep_fresh {
             let margin = seconds(self.config.margin);
             let jitter = seconds(self.config.jitter);
@@ -502,7 +514,7 @@ impl Run {
         match outcome {
             Ok(expires_at) => {
                 tracked.expires_at = expires_at;
-                tracked.last_refreshed_at = (self.wall)();
+                tracked.last_refreshed_at = self.wall_seconds();
                 let _ = self.events.send(SchedulerEvent::Refreshed {
                     account: account.to_owned(),
                     expires_at,
@@ -556,6 +568,10 @@ fn seconds(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(365 * 24 * 3600)
 }
@@ -592,7 +608,10 @@ mod tests {
         }
         fn wall(self: &Arc<Self>) -> WallClock {
             let clock = self.clone();
-            Arc::new(move || clock.now())
+            Arc::new(move || {
+                (clock.start_wall + clock.jumped.load(Ordering::SeqCst)) * 1000
+                    + clock.start.elapsed().as_millis() as i64
+            })
         }
     }
 
@@ -802,6 +821,34 @@ mod tests {
         // slot: x1 and x2 (slots 0 and 1) can make it; x3 would go with its token at the edge
         // of death, so z (still savable) goes first.
         assert_eq!(order, ["x1", "x2", "z", "x3"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_with_under_a_second_left_is_refreshed_first_not_given_up() {
+        let config = SchedulerConfig {
+            jitter: Duration::ZERO,
+            max_requests_per_second: 1,
+            max_concurrent: 1,
+            ..SchedulerConfig::default()
+        };
+        let (scheduler, recorder, clock) = start_renewing(config, 3600);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Good until the next whole second: 0.7 s left, with three others due behind it.
+        for (account, expires_in) in [("later-1", 6), ("soon", 1), ("later-2", 7), ("later-3", 8)] {
+            scheduler.track(Tracked {
+                last_refreshed_at: clock.now() - 3600,
+                ..tracked(account, expires_in, &clock)
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let order: Vec<String> = recorder
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(account, _)| account.clone())
+            .collect();
+        assert_eq!(order, ["soon", "later-1", "later-2", "later-3"]);
     }
 
     #[tokio::test(start_paused = true)]
