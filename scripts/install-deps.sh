@@ -10,9 +10,10 @@ packages=(build-essential pkg-config file libwebkit2gtk-4.1-dev libayatana-appin
   librsvg2-dev libxdo-dev libssl-dev libdbus-1-dev xdg-utils desktop-file-utils libglib2.0-bin)
 if [ "$purpose" = test ]; then
   # A headless display, a session bus with an unlocked keyring, notifications, a real browser,
-  # and the X tools the app smoke test uses to find and photograph the window.
+  # the X tools the app smoke test uses to find and photograph the window, and xclip to read
+  # what the tray put on the clipboard.
   packages+=(xvfb xauth dbus gnome-keyring libsecret-tools notification-daemon chromium
-    webkit2gtk-driver x11-utils xdotool imagemagick python3 python3-venv)
+    webkit2gtk-driver x11-utils xdotool xclip imagemagick python3 python3-venv)
   # The mail recipes of docs/cli.md, run by crates/cli/tests/recipes.rs: msmtp, mbsync with
   # Cyrus SASL's XOAUTH2 plugin, NeoMutt on a tmux pane.
   packages+=(msmtp isync libsasl2-modules-kdexoauth2 neomutt tmux)

@@ -55,6 +55,8 @@ fn message_for(notifier: &Notifier, event: &Value) -> Option<(String, String, bo
             lock(&notifier.failures).remove(&account);
             None
         }
+        // The person's own clicks in this app's tray or window are no news to them.
+        "token_issued" if matches!(event["channel"].as_str(), Some("tray" | "app")) => None,
         "token_issued" => {
             let program = event["exe"].as_str()?.to_owned();
             let mut known = lock(&notifier.known_programs);
@@ -176,5 +178,11 @@ mod tests {
         );
         let from_window = json!({"event": "token_issued", "account": "a@x", "exe": null});
         assert!(message_for(&notifier, &from_window).is_none());
+        let from_tray = json!({"event": "token_issued", "account": "a@x", "channel": "tray",
+                               "exe": "/usr/bin/o365-auth-app"});
+        assert!(
+            message_for(&notifier, &from_tray).is_none(),
+            "the app's own tray is not a new program"
+        );
     }
 }
