@@ -759,6 +759,53 @@ async fn registrations_update_and_removal_cascades_to_accounts_tokens_and_pendin
 }
 
 #[tokio::test]
+async fn a_replaced_registration_changes_fields_and_credentials_together_or_not_at_all() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open_at(&db_path(&dir)).await;
+    let app = store
+        .apps()
+        .add(&new_app("a", "c", Some("old-secret")))
+        .await
+        .expect("add");
+    store
+        .apps()
+        .add(&new_app("b", "other", None))
+        .await
+        .expect("add");
+    let certificate = Secret::new("-----BEGIN PRIVATE KEY-----");
+    let renamed = app_fields("renamed", "c");
+    assert!(
+        store
+            .apps()
+            .replace(&app.id, &renamed, None, Some(&certificate))
+            .await
+            .expect("replace")
+    );
+    let stored = store.apps().get(&app.id).await.expect("get").expect("app");
+    assert_eq!(stored.fields, renamed);
+    assert!(!stored.has_client_secret && stored.has_certificate);
+    assert_eq!(
+        store.apps().certificate(&app.id).await.expect("cert"),
+        Some(certificate.clone())
+    );
+
+    // A name taken by the other app: refused, and neither the fields nor the credentials move.
+    let clash = store
+        .apps()
+        .replace(
+            &app.id,
+            &app_fields("b", "c"),
+            Some(&Secret::new("new-secret")),
+            None,
+        )
+        .await;
+    assert_eq!(clash.expect_err("taken").code(), "invalid_input");
+    let kept = store.apps().get(&app.id).await.expect("get").expect("app");
+    assert_eq!(kept.fields, renamed);
+    assert!(!kept.has_client_secret && kept.has_certificate);
+}
+
+#[tokio::test]
 async fn the_token_index_serves_valid_tokens_and_sees_other_stores_writes() {
     let dir = tempfile::tempdir().expect("dir");
     let path = db_path(&dir);

@@ -265,11 +265,13 @@ impl TokenService {
                 }
             }
         }
-        apps.update(&view.id, fields).await?;
-        apps.set_client_secret(&view.id, new.client_secret.as_ref())
-            .await?;
-        apps.set_certificate(&view.id, new.certificate.as_ref())
-            .await?;
+        apps.replace(
+            &view.id,
+            fields,
+            new.client_secret.as_ref(),
+            new.certificate.as_ref(),
+        )
+        .await?;
         lock(&self.inner.sessions).remove(&view.id);
         lock(&self.inner.connections).clear();
         self.changed();

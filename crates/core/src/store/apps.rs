@@ -226,6 +226,44 @@ impl<'a> Apps<'a> {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Replaces the registration's fields and both credentials (`None` clears one) in one
+    /// statement, so a change never lands half-way (new fields beside the old secret).
+    pub async fn replace(
+        &self,
+        id: &str,
+        fields: &AppFields,
+        client_secret: Option<&Secret>,
+        certificate: Option<&Secret>,
+    ) -> Result<bool> {
+        let sealer = self.store.sealer();
+        let seal = |secret: Option<&Secret>, column: &str| {
+            secret.map(|secret| sealer.seal(secret, &context("app_registrations", id, column)))
+        };
+        let done = sqlx::query(
+            "UPDATE app_registrations SET name = ?, client_id = ?, tenant = ?, environment = ?, \
+             authority = ?, flow_type = ?, redirect_kind = ?, protocol = ?, default_scopes = ?, \
+             client_secret = ?, certificate = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&fields.name)
+        .bind(&fields.client_id)
+        .bind(&fields.tenant)
+        .bind(&fields.environment)
+        .bind(&fields.authority)
+        .bind(fields.flow_type.as_str())
+        .bind(fields.redirect_kind.as_str())
+        .bind(fields.protocol.to_string())
+        .bind(json_list(&fields.default_scopes))
+        .bind(seal(client_secret, "client_secret"))
+        .bind(seal(certificate, "certificate"))
+        .bind(now_unix())
+        .bind(id)
+        .execute(&self.store.inner.pool)
+        .await
+        .map_err(duplicate_registration)?;
+        self.store.inner.index.clear();
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Sets or (with `None`) clears the client secret.
     pub async fn set_client_secret(&self, id: &str, secret: Option<&Secret>) -> Result<bool> {
         self.set_sealed(id, "client_secret", secret).await
