@@ -6,7 +6,7 @@
 //! service passes one backed by [`crate::account::Account`] and the store), so the policy here
 //! is tested on its own with tokio's paused clock.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -209,9 +209,7 @@ struct Run {
     waiting: BTreeSet<WaitingKey>,
     ready: BTreeSet<ReadyKey>,
     next_generation: u64,
-    /// When each of the last `max_requests_per_second` refreshes was let go, oldest first:
-    /// no window of [`CAP_WINDOW`] holds more, as the request cap counts them.
-    slots: VecDeque<Instant>,
+    next_request_slot: Instant,
     in_flight: Arc<Semaphore>,
 }
 
@@ -234,7 +232,7 @@ impl Run {
             waiting: BTreeSet::new(),
             ready: BTreeSet::new(),
             next_generation: 0,
-            slots: VecDeque::new(),
+            next_request_slot: Instant::now(),
             in_flight,
         }
     }
@@ -379,7 +377,7 @@ impl Run {
     /// request could go (the cap is behind) moves behind every account that can still be
     /// saved, once: under overload, refreshing the hopeless first would make every later one
     /// late too. Its request goes after the slot it would get and after every refresh already
-    /// in flight (their slots are counted in it).
+    /// in flight (they hold the request cap's turns before it).
     fn next_ready(&mut self, slot: Instant, now: Instant) -> Option<ReadyKey> {
         loop {
             let key = self.ready.pop_first()?;
@@ -390,7 +388,11 @@ impl Run {
             if *deadline >= HOPELESS || !entry.tracked.keep_fresh || self.ready.is_empty() {
                 return Some(key);
             }
-            let wait = slot.saturating_duration_since(now) + SAVABLE_SLACK;
+            let in_flight = self.config.max_concurrent.max(1) - self.in_flight.available_permits();
+            let behind = self
+                .request_spacing()
+                .saturating_mul(u32::try_from(in_flight).unwrap_or(u32::MAX));
+            let wait = slot.saturating_duration_since(now).max(behind) + SAVABLE_SLACK;
             let dies_at = entry.tracked.expires_at.saturating_mul(1000);
             if dies_at > (self.wall)().saturating_add(millis(wait)) {
                 return Some(key);
@@ -459,7 +461,7 @@ impl Run {
             if self.ready.is_empty() || self.in_flight.available_permits() == 0 {
                 return;
             }
-            let slot = self.next_slot(now);
+            let slot = self.next_request_slot.max(now);
             let Some(key) = self.next_ready(slot, now) else {
                 return;
             };
@@ -472,10 +474,7 @@ impl Run {
             if let Some(entry) = self.entries.get_mut(&account) {
                 entry.place = Place::Running;
             }
-            self.slots.push_back(slot);
-            if self.slots.len() > self.cap() {
-                self.slots.pop_front();
-            }
+            self.next_request_slot = slot + self.request_spacing();
             let job = self.job.clone();
             let finished = finished.clone();
             tokio::spawn(async move {
@@ -487,19 +486,10 @@ impl Run {
         }
     }
 
-    fn cap(&self) -> usize {
-        usize::try_from(self.config.max_requests_per_second.max(1)).unwrap_or(usize::MAX)
-    }
-
-    /// When the next refresh may go: now while the last [`CAP_WINDOW`] holds fewer than the
-    /// cap, else when the oldest of them leaves it. A backlog of tokens about to die gets a
-    /// whole second's worth of requests at once, not one every 1/cap s; the starts keep pace
-    /// with what the request cap lets through, so no backlog builds up inside it.
-    fn next_slot(&self, now: Instant) -> Instant {
-        match self.slots.front() {
-            Some(oldest) if self.slots.len() >= self.cap() => (*oldest + CAP_WINDOW).max(now),
-            _ => now,
-        }
+    /// The request cap's window over its count, so that the starts keep pace with what
+    /// the cap lets through and no backlog builds up inside it.
+    fn request_spacing(&self) -> Duration {
+        CAP_WINDOW / self.config.max_requests_per_second.max(1)
     }
 
     fn finish(&mut self, account: &str, generation: u64, outcome: Result<i64>) {
@@ -831,45 +821,6 @@ mod tests {
         // slot: x1 and x2 (slots 0 and 1) can make it; x3 would go with its token at the edge
         // of death, so z (still savable) goes first.
         assert_eq!(order, ["x1", "x2", "z", "x3"]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_backlog_gets_a_seconds_worth_of_requests_at_once_and_no_window_holds_more() {
-        let config = SchedulerConfig {
-            jitter: Duration::ZERO,
-            max_requests_per_second: 5,
-            ..SchedulerConfig::default()
-        };
-        let clock = TestClock::new();
-        let times = Arc::new(Mutex::new(Vec::new()));
-        let script: Script = Box::new({
-            let times = times.clone();
-            let clock = clock.clone();
-            move |_, _| {
-                times.lock().unwrap().push(clock.start.elapsed());
-                Ok(clock.now() + 3600)
-            }
-        });
-        let (scheduler, _recorder, clock) = start_on(clock, config, script);
-        for index in 0..12 {
-            scheduler.track(Tracked {
-                last_refreshed_at: clock.now() - 3600,
-                ..tracked(&format!("due-{index}"), 100, &clock)
-            });
-        }
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        let times = times.lock().unwrap().clone();
-        assert_eq!(times.len(), 12, "{times:?}");
-        assert!(
-            times[..5].iter().all(|at| *at < Duration::from_millis(10)),
-            "the first second's worth at once: {times:?}"
-        );
-        for (index, at) in times.iter().enumerate().skip(5) {
-            assert!(
-                *at >= times[index - 5] + CAP_WINDOW,
-                "request {index} came within a window of five others: {times:?}"
-            );
-        }
     }
 
     #[tokio::test(start_paused = true)]
