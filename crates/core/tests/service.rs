@@ -198,6 +198,22 @@ impl Harness {
         })
     }
 
+    /// The emulator's confidential app as `daemon`, a client-credentials app, with
+    /// `credential` (`client_secret`, `certificate_pem`...).
+    fn confidential_app_spec(&self, credential: Value) -> Value {
+        let mut spec = json!({
+            "name": "daemon",
+            "client_id": entra_emulator::sandbox::DEMO_CONFIDENTIAL_CLIENT_ID,
+            "tenant": DEMO_TENANT_ID,
+            "flow": "credentials",
+            "authority": self.emulator.base_url(),
+        });
+        if let (Some(spec), Value::Object(credential)) = (spec.as_object_mut(), credential) {
+            spec.extend(credential);
+        }
+        spec
+    }
+
     /// Registers the sandbox app and signs `users` in with their passwords.
     async fn with_accounts(&self, users: &[&str]) -> Client {
         let mut client = self.client().await;
@@ -1105,14 +1121,7 @@ async fn an_app_signs_in_as_itself_with_client_credentials() {
     let added = client
         .ok(
             "apps.add",
-            json!({
-                "name": "daemon",
-                "client_id": DEMO_CONFIDENTIAL_CLIENT_ID,
-                "tenant": DEMO_TENANT_ID,
-                "flow": "credentials",
-                "authority": harness.emulator.base_url(),
-                "client_secret": DEMO_CLIENT_SECRET,
-            }),
+            harness.confidential_app_spec(json!({ "client_secret": DEMO_CLIENT_SECRET })),
         )
         .await;
     assert_eq!(added["has_client_secret"], true, "{added}");
@@ -1345,14 +1354,7 @@ async fn an_app_is_changed_field_by_field_and_keeps_its_secret_and_its_accounts(
     let confidential = client
         .ok(
             "apps.add",
-            json!({
-                "name": "daemon",
-                "client_id": entra_emulator::sandbox::DEMO_CONFIDENTIAL_CLIENT_ID,
-                "tenant": DEMO_TENANT_ID,
-                "flow": "credentials",
-                "authority": harness.emulator.base_url(),
-                "client_secret": "first-secret",
-            }),
+            harness.confidential_app_spec(json!({ "client_secret": "first-secret" })),
         )
         .await;
     assert_eq!(confidential["has_client_secret"], true);
@@ -1394,7 +1396,7 @@ async fn an_app_is_changed_field_by_field_and_keeps_its_secret_and_its_accounts(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_apps_certificate_is_replaced_by_a_secret_only_when_asked_to_go() {
-    use entra_emulator::sandbox::{DEMO_CLIENT_SECRET, DEMO_CONFIDENTIAL_CLIENT_ID};
+    use entra_emulator::sandbox::DEMO_CLIENT_SECRET;
     let harness = Harness::start().await;
     let mut client = harness.client().await;
     // A certificate the emulator's app does not know: signing in with it fails.
@@ -1407,14 +1409,7 @@ async fn an_apps_certificate_is_replaced_by_a_secret_only_when_asked_to_go() {
     let added = client
         .ok(
             "apps.add",
-            json!({
-                "name": "daemon",
-                "client_id": DEMO_CONFIDENTIAL_CLIENT_ID,
-                "tenant": DEMO_TENANT_ID,
-                "flow": "credentials",
-                "authority": harness.emulator.base_url(),
-                "certificate_pem": pem,
-            }),
+            harness.confidential_app_spec(json!({ "certificate_pem": pem })),
         )
         .await;
     assert_eq!(added["has_certificate"], true, "{added}");

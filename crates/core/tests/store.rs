@@ -89,6 +89,27 @@ fn tokens(access: &str, refresh: Option<&str>, scopes: &str, expires_at: i64) ->
 const GRAPH: &str = "https://graph.microsoft.com/User.Read https://graph.microsoft.com/Mail.Read";
 
 #[cfg(unix)]
+/// Saves a password-style sign-in of `name` under `app_id` with one access token; its id.
+async fn save_sign_in(
+    store: &Store,
+    app_id: &str,
+    name: &str,
+    access: &str,
+    scopes: &str,
+    expires_at: i64,
+) -> String {
+    store
+        .tokens()
+        .save(
+            app_id,
+            &identity(name),
+            &tokens(access, Some("rt"), scopes, expires_at),
+            AccountSource::SignIn,
+        )
+        .await
+        .expect("save")
+}
+
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)
@@ -885,25 +906,10 @@ async fn a_write_to_one_account_drops_only_that_account_from_the_token_index() {
         .await
         .expect("app");
     let now = now_unix();
-    let save = |store: &Store, name: String, access: String, at: i64| {
-        let store = store.clone();
-        let app_id = app.id.clone();
-        async move {
-            store
-                .tokens()
-                .save(
-                    &app_id,
-                    &identity(&name),
-                    &tokens(&access, Some("rt"), GRAPH, at),
-                    AccountSource::SignIn,
-                )
-                .await
-                .expect("save")
-        }
-    };
     let mut ids = Vec::new();
     for n in 0..5 {
-        ids.push(save(&store, format!("user{n}"), format!("at-{n}"), now + 3600).await);
+        let (name, access) = (format!("user{n}"), format!("at-{n}"));
+        ids.push(save_sign_in(&store, &app.id, &name, &access, GRAPH, now + 3600).await);
     }
     let lookup = |store: &Store, id: String| {
         let store = store.clone();
@@ -921,7 +927,7 @@ async fn a_write_to_one_account_drops_only_that_account_from_the_token_index() {
     assert_eq!(store.indexed_accounts(), 5);
 
     // This store refreshes one account: the others stay indexed.
-    save(&store, "user0".into(), "at-0-new".into(), now + 7200).await;
+    save_sign_in(&store, &app.id, "user0", "at-0-new", GRAPH, now + 7200).await;
     assert_eq!(
         lookup(&store, ids[1].clone()).await.as_deref(),
         Some("at-1")
@@ -935,7 +941,7 @@ async fn a_write_to_one_account_drops_only_that_account_from_the_token_index() {
 
     // Another store (another process) refreshes one and removes one: those two go, and are
     // read again; the rest stay.
-    save(&other, "user2".into(), "at-2-other".into(), now + 7200).await;
+    save_sign_in(&other, &app.id, "user2", "at-2-other", GRAPH, now + 7200).await;
     assert!(other.accounts().remove(&ids[3]).await.expect("remove"));
     tokio::time::sleep(Duration::from_millis(2)).await;
     assert_eq!(
@@ -960,31 +966,10 @@ async fn latest_expiries_give_each_accounts_newest_access_token_expiry() {
         .await
         .expect("app");
     let now = now_unix();
-    let save = |name: &'static str, access: &'static str, scopes: &'static str, at: i64| {
-        let store = store.clone();
-        let app_id = app.id.clone();
-        async move {
-            store
-                .tokens()
-                .save(
-                    &app_id,
-                    &identity(name),
-                    &tokens(access, Some("rt"), scopes, at),
-                    AccountSource::SignIn,
-                )
-                .await
-                .expect("save")
-        }
-    };
-    let alice = save("alice", "at-graph", GRAPH, now + 600).await;
-    save(
-        "alice",
-        "at-imap",
-        "https://outlook.office.com/IMAP.AccessAsUser.All",
-        now + 3000,
-    )
-    .await;
-    let bob = save("bob", "at-bob", GRAPH, now - 10).await;
+    let alice = save_sign_in(&store, &app.id, "alice", "at-graph", GRAPH, now + 600).await;
+    let imap = "https://outlook.office.com/IMAP.AccessAsUser.All";
+    save_sign_in(&store, &app.id, "alice", "at-imap", imap, now + 3000).await;
+    let bob = save_sign_in(&store, &app.id, "bob", "at-bob", GRAPH, now - 10).await;
     let expiries = store.tokens().latest_expiries().await.expect("expiries");
     assert_eq!(expiries.len(), 2, "{expiries:?}");
     assert_eq!(expiries.get(&alice), Some(&(now + 3000)));

@@ -703,6 +703,17 @@ mod tests {
         )
     }
 
+    /// Every refresh's account, in the order they started.
+    fn refreshed_in_order(recorder: &Recorder) -> Vec<String> {
+        recorder
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(account, _)| account.clone())
+            .collect()
+    }
+
     fn calls(recorder: &Recorder, account: &str) -> Vec<u64> {
         recorder
             .calls
@@ -810,13 +821,7 @@ mod tests {
             });
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
-        let order: Vec<String> = recorder
-            .calls
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(account, _)| account.clone())
-            .collect();
+        let order = refreshed_in_order(&recorder);
         // One request a second, and a refresh may come up to SAVABLE_SLACK later than its
         // slot: x1 and x2 (slots 0 and 1) can make it; x3 would go with its token at the edge
         // of death, so z (still savable) goes first.
@@ -841,13 +846,7 @@ mod tests {
             });
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
-        let order: Vec<String> = recorder
-            .calls
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(account, _)| account.clone())
-            .collect();
+        let order = refreshed_in_order(&recorder);
         assert_eq!(order, ["soon", "later-1", "later-2", "later-3"]);
     }
 

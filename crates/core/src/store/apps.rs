@@ -203,25 +203,15 @@ impl<'a> Apps<'a> {
 
     /// Replaces the non-secret settings. `false` when no registration has this id.
     pub async fn update(&self, id: &str, fields: &AppFields) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE app_registrations SET name = ?, client_id = ?, tenant = ?, environment = ?, \
-             authority = ?, flow_type = ?, redirect_kind = ?, protocol = ?, default_scopes = ?, \
-             updated_at = ? WHERE id = ?",
-        )
-        .bind(&fields.name)
-        .bind(&fields.client_id)
-        .bind(&fields.tenant)
-        .bind(&fields.environment)
-        .bind(&fields.authority)
-        .bind(fields.flow_type.as_str())
-        .bind(fields.redirect_kind.as_str())
-        .bind(fields.protocol.to_string())
-        .bind(json_list(&fields.default_scopes))
-        .bind(now_unix())
-        .bind(id)
-        .execute(&self.store.inner.pool)
-        .await
-        .map_err(duplicate_registration)?;
+        let sql = format!(
+            "UPDATE app_registrations SET {FIELD_ASSIGNMENTS}, updated_at = ? WHERE id = ?"
+        );
+        let done = bind_fields(sqlx::query(&sql), fields)
+            .bind(now_unix())
+            .bind(id)
+            .execute(&self.store.inner.pool)
+            .await
+            .map_err(duplicate_registration)?;
         self.store.inner.index.clear();
         Ok(done.rows_affected() > 0)
     }
@@ -239,27 +229,18 @@ impl<'a> Apps<'a> {
         let seal = |secret: Option<&Secret>, column: &str| {
             secret.map(|secret| sealer.seal(secret, &context("app_registrations", id, column)))
         };
-        let done = sqlx::query(
-            "UPDATE app_registrations SET name = ?, client_id = ?, tenant = ?, environment = ?, \
-             authority = ?, flow_type = ?, redirect_kind = ?, protocol = ?, default_scopes = ?, \
-             client_secret = ?, certificate = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(&fields.name)
-        .bind(&fields.client_id)
-        .bind(&fields.tenant)
-        .bind(&fields.environment)
-        .bind(&fields.authority)
-        .bind(fields.flow_type.as_str())
-        .bind(fields.redirect_kind.as_str())
-        .bind(fields.protocol.to_string())
-        .bind(json_list(&fields.default_scopes))
-        .bind(seal(client_secret, "client_secret"))
-        .bind(seal(certificate, "certificate"))
-        .bind(now_unix())
-        .bind(id)
-        .execute(&self.store.inner.pool)
-        .await
-        .map_err(duplicate_registration)?;
+        let sql = format!(
+            "UPDATE app_registrations SET {FIELD_ASSIGNMENTS}, client_secret = ?, certificate = ?, \
+             updated_at = ? WHERE id = ?"
+        );
+        let done = bind_fields(sqlx::query(&sql), fields)
+            .bind(seal(client_secret, "client_secret"))
+            .bind(seal(certificate, "certificate"))
+            .bind(now_unix())
+            .bind(id)
+            .execute(&self.store.inner.pool)
+            .await
+            .map_err(duplicate_registration)?;
         self.store.inner.index.clear();
         Ok(done.rows_affected() > 0)
     }
@@ -332,6 +313,27 @@ impl<'a> Apps<'a> {
     }
 }
 
+/// The non-secret columns `update` and `replace` set (and `insert_registration` lists after the
+/// id), in the order [`bind_fields`] binds them.
+const FIELD_ASSIGNMENTS: &str = "name = ?, client_id = ?, tenant = ?, environment = ?, authority = ?, \
+     flow_type = ?, redirect_kind = ?, protocol = ?, default_scopes = ?";
+
+fn bind_fields<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    fields: &'q AppFields,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    query
+        .bind(&fields.name)
+        .bind(&fields.client_id)
+        .bind(&fields.tenant)
+        .bind(&fields.environment)
+        .bind(&fields.authority)
+        .bind(fields.flow_type.as_str())
+        .bind(fields.redirect_kind.as_str())
+        .bind(fields.protocol.to_string())
+        .bind(json_list(&fields.default_scopes))
+}
+
 /// Inserts a registration on `connection` (inside the caller's transaction, if any) and
 /// returns its id. A clash of name or app key is `invalid_input`.
 pub(crate) async fn insert_registration(
@@ -350,29 +352,21 @@ pub(crate) async fn insert_registration(
         .as_ref()
         .map(|secret| sealer.seal(secret, &context("app_registrations", &id, "certificate")));
     let fields = &new.fields;
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO app_registrations (id, name, client_id, tenant, environment, authority, \
          flow_type, redirect_kind, protocol, default_scopes, client_secret, certificate, \
          source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(&id)
-    .bind(&fields.name)
-    .bind(&fields.client_id)
-    .bind(&fields.tenant)
-    .bind(&fields.environment)
-    .bind(&fields.authority)
-    .bind(fields.flow_type.as_str())
-    .bind(fields.redirect_kind.as_str())
-    .bind(fields.protocol.to_string())
-    .bind(json_list(&fields.default_scopes))
-    .bind(secret)
-    .bind(certificate)
-    .bind(new.source.as_str())
-    .bind(now)
-    .bind(now)
-    .execute(&mut *connection)
-    .await
-    .map_err(duplicate_registration)?;
+    .bind(&id);
+    bind_fields(insert, fields)
+        .bind(secret)
+        .bind(certificate)
+        .bind(new.source.as_str())
+        .bind(now)
+        .bind(now)
+        .execute(&mut *connection)
+        .await
+        .map_err(duplicate_registration)?;
     Ok(id)
 }
 
