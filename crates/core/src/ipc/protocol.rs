@@ -41,6 +41,9 @@ pub fn answer_of<T: Serialize + ?Sized>(value: &T) -> Result<Answer, RpcError> {
         .map_err(|_| RpcError::new(INTERNAL_ERROR, "unserialisable answer"))
 }
 
+const UNSERIALISABLE_RESPONSE: &str =
+    r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"unserialisable response"}}"#;
+
 #[derive(Clone, Serialize)]
 pub struct Response {
     pub jsonrpc: &'static str,
@@ -87,11 +90,20 @@ impl Response {
         }
     }
 
+    /// The response as one line, newline included, in place of what `buffer` held.
+    pub fn write_line(&self, buffer: &mut Vec<u8>) {
+        buffer.clear();
+        if serde_json::to_writer(&mut *buffer, self).is_err() {
+            buffer.clear();
+            buffer.extend_from_slice(UNSERIALISABLE_RESPONSE.as_bytes());
+        }
+        buffer.push(b'\n');
+    }
+
     /// The response as one line, newline included.
     pub fn to_line(&self) -> String {
-        let mut line = serde_json::to_string(self).unwrap_or_else(|_| {
-            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"unserialisable response"}}"#.to_owned()
-        });
+        let mut line =
+            serde_json::to_string(self).unwrap_or_else(|_| UNSERIALISABLE_RESPONSE.to_owned());
         line.push('\n');
         line
     }

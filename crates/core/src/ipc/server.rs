@@ -183,16 +183,27 @@ fn peer_of(stream: &UnixStream) -> Option<Peer> {
     })
 }
 
+/// A connection keeps its read and answer buffers up to this size; one large message (a
+/// `graph.request` body) does not pin a megabyte per idle connection.
+const KEPT_BUFFER_BYTES: usize = 64 * 1024;
+
 /// What reading one request line gave.
 enum Line {
-    Message(Vec<u8>),
+    /// The line, without its newline, is in the caller's buffer.
+    Message,
     TooLarge,
     Closed,
     TimedOut,
 }
 
-async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R, limits: &IpcLimits) -> Line {
-    let mut line = Vec::new();
+/// Reads one line into `line`, which a connection reuses so a request costs no allocation of
+/// its own.
+async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+    limits: &IpcLimits,
+) -> Line {
+    line.clear();
     loop {
         // The first byte may take as long as the connection may idle; the rest of the line
         // must follow promptly, so a slow-loris client cannot hold a slot.
@@ -218,7 +229,7 @@ async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R, limits: &
         let consumed = chunk.len() + usize::from(done);
         reader.consume(consumed);
         if done {
-            return Line::Message(line);
+            return Line::Message;
         }
     }
 }
@@ -228,6 +239,16 @@ async fn send(writer: &mut OwnedWriteHalf, response: &Response) -> bool {
         .write_all(response.to_line().as_bytes())
         .await
         .is_ok()
+}
+
+/// Like [`send`], serialising into `buffer`, which a connection reuses between answers.
+async fn send_buffered(
+    writer: &mut OwnedWriteHalf,
+    buffer: &mut Vec<u8>,
+    response: &Response,
+) -> bool {
+    response.write_line(buffer);
+    writer.write_all(buffer).await.is_ok()
 }
 
 async fn serve_connection(
@@ -249,13 +270,15 @@ async fn serve_connection(
         return;
     };
     let mut reader = BufReader::new(reader);
+    let mut line = Vec::new();
+    let mut answer = Vec::new();
     loop {
-        let line = tokio::select! {
-            line = read_line(&mut reader, limits) => line,
+        let read = tokio::select! {
+            read = read_line(&mut reader, &mut line, limits) => read,
             _ = stopped.changed() => return,
         };
-        let line = match line {
-            Line::Message(line) => line,
+        match read {
+            Line::Message => {}
             Line::TooLarge => {
                 let error =
                     RpcError::new(INVALID_REQUEST, "a message may be 1 MiB at most; closing");
@@ -263,7 +286,7 @@ async fn serve_connection(
                 return;
             }
             Line::Closed | Line::TimedOut => return,
-        };
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -287,8 +310,14 @@ async fn serve_connection(
             Ok(result) => Response::result(id, result),
             Err(error) => Response::error(id, error),
         };
-        if !send(&mut writer, &response).await {
+        if !send_buffered(&mut writer, &mut answer, &response).await {
             return;
+        }
+        if answer.capacity() > KEPT_BUFFER_BYTES {
+            answer = Vec::new();
+        }
+        if line.capacity() > KEPT_BUFFER_BYTES {
+            line = Vec::new();
         }
     }
 }
