@@ -268,7 +268,7 @@ async fn only_loopback_addresses_are_accepted() {
 
 #[tokio::test]
 async fn stopping_answers_a_long_wait_instead_of_waiting_for_it() {
-    let (api, _) = start(None).await;
+    let (api, handler) = start(None).await;
     let url = format!("http://{}/rpc", api.address());
     let secret = api.secret().expose().to_owned();
     let waiting = tokio::spawn(async move {
@@ -284,7 +284,11 @@ async fn stopping_answers_a_long_wait_instead_of_waiting_for_it() {
             .await
             .unwrap()
     });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Stop only once the call is in flight: a stop before the request was read would close
+    // the connection unanswered, which is not what this test is about.
+    while handler.calls.lock().unwrap().is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     tokio::time::timeout(std::time::Duration::from_secs(10), api.shutdown())
         .await
         .expect("the stop does not wait for the long call");
